@@ -19,6 +19,15 @@ def _processed_cache(tmp_path_factory):
     yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """Test models are tiny: one intra-op thread is fastest and avoids oversubscribing CI's 2 cores."""
+    import torch
+
+    torch.set_num_threads(1)
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     random.seed(0)

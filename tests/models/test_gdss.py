@@ -1,0 +1,152 @@
+"""GDSS: permutation-equivariant score networks, decoding, training signal, overfitting."""
+
+import numpy as np
+import pytest
+import torch
+
+from unigen.chem import convert
+from unigen.models.gdss import GDSS, GDSSConfig, SDEConfig, ScoreNetConfig, ScoreNetwork, SamplingConfig, decode_graphs, decode_molecules, smiles_hash
+from unigen.structures import Graph
+from unigen.testing import assert_permutation_equivariant
+
+SMILES = ["CCO", "CC(=O)O", "C#N", "CN", "OCCO", "CC=O", "NC=O", "CCC"]
+
+
+def _inputs(b=3, n=6, f=4, dtype=torch.float64):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(b, n, f, generator=g, dtype=dtype)
+    a = torch.randn(b, n, n, generator=g, dtype=dtype).triu(1)
+    mask = torch.ones(b, n, dtype=dtype)
+    mask[0, 4:] = 0
+    return {"x": x, "adj": a + a.transpose(1, 2), "mask": mask, "t": torch.rand(b, generator=g, dtype=dtype)}
+
+
+@pytest.mark.parametrize("readout", ["node", "pair"])
+def test_score_networks_are_permutation_equivariant(readout):
+    net = ScoreNetwork(ScoreNetConfig(dim=16, depth=2, heads=2, pair_dim=8, adj_powers=3), 4, readout, True).double()
+    axes = {"x": 1, "adj": (1, 2), "mask": 1}
+    err = assert_permutation_equivariant(net, _inputs(), node_axes=axes, output_node_axes=1 if readout == "node" else (1, 2))
+    assert err < 1e-6
+
+
+def test_adjacency_score_symmetric_and_masked():
+    net = ScoreNetwork(ScoreNetConfig(dim=16, depth=1, heads=2, pair_dim=8), 4, "pair", True).double()
+    inputs = _inputs()
+    out = net(**inputs)
+    assert torch.allclose(out, out.transpose(1, 2))
+    assert torch.all(out.diagonal(dim1=1, dim2=2) == 0)
+    assert torch.all(out[0, 4:] == 0) and torch.all(out[0, :, 4:] == 0)
+
+
+def _model(kind="molecule", records=None, steps=50):
+    cfg = GDSSConfig(
+        kind=kind,
+        sde_x=SDEConfig("VE", 0.1, 1.0, steps),
+        sde_adj=SDEConfig("VE", 0.1, 1.0, steps),
+        net_x=ScoreNetConfig(dim=16, depth=1, heads=2, pair_dim=8),
+        net_adj=ScoreNetConfig(dim=16, depth=2, heads=2, pair_dim=8),
+        sampling=SamplingConfig(steps=steps),
+    )
+    return GDSS(cfg, GDSS.fit_state(cfg, records))
+
+
+def test_encode_decode_roundtrip_molecules():
+    records = [convert.smiles_to_graph(s) for s in SMILES]
+    model = _model(records=records)
+    batch = model.collate([model.encode(r) for r in records])
+    assert batch["x"].shape == (8, 4, 3) and batch["adj"].shape == (8, 4, 4)
+    decoded = decode_molecules(batch["x"], batch["adj"], batch["mask"], model.state["atom_types"])
+    assert [convert.graph_to_smiles(g) for g in decoded] == [convert.canonical_smiles(s) for s in SMILES]
+
+
+def test_decode_thresholds_follow_gdss():
+    adj = torch.tensor([[[0.0, 0.49, 1.49], [0.49, 0.0, 2.6], [1.49, 2.6, 0.0]]])
+    x = torch.tensor([[[0.9, 0.1], [0.2, 0.7], [0.3, 0.2]]])  # third node: nothing above 0.5 -> virtual
+    (graph,) = decode_molecules(x, adj, torch.ones(1, 3), [6, 8])
+    assert graph.atomic_numbers.tolist() == [6, 8]
+    assert graph.bonds.tolist() == [[0, 0], [0, 0]]
+    (full,) = decode_molecules(torch.tensor([[[0.9, 0.1]] * 3]), adj, torch.ones(1, 3), [6, 8])
+    assert full.bonds[0, 2] == 1 and full.bonds[1, 2] == 3 and full.bonds[0, 1] == 0
+
+
+def test_decode_graphs_drops_isolated_nodes():
+    a = torch.zeros(1, 4, 4)
+    a[0, 0, 1] = a[0, 1, 0] = 0.8
+    a[0, 2, 3] = a[0, 3, 2] = 0.3
+    (graph,) = decode_graphs(a, torch.ones(1, 4))
+    assert graph.num_nodes == 2 and graph.edge_index.tolist() == [[0], [1]]
+
+
+def test_graph_kind_degree_features():
+    path = Graph(4, [[0, 1, 2], [1, 2, 3]])
+    model = _model("graph", [path])
+    example = model.encode(path)
+    assert example["x"].argmax(-1).tolist() == [1, 2, 2, 1]
+    assert model.num_features == 3
+
+
+def test_unknown_atom_type_refused():
+    model = _model(records=[convert.smiles_to_graph(s) for s in SMILES])
+    with pytest.raises(ValueError, match=r"atomic numbers \[9\]"):
+        model.encode(convert.smiles_to_graph("CF"))
+    assert model.unknown_types([convert.smiles_to_graph("CF")]) == {"F": 1}
+
+
+def test_novelty_hashes():
+    model = _model(records=[convert.smiles_to_graph(s) for s in SMILES])
+    assert model.train_hashes.numel() == len(SMILES) and model.card_state()["num_train_hashes"] == len(SMILES)
+    assert "train_hashes" not in model.card_state()
+    assert not model.is_novel(convert.canonical_smiles("OCC"))
+    assert model.is_novel("c1ccccc1")
+    assert smiles_hash("CCO") == smiles_hash("CCO") != smiles_hash("OCC")
+
+
+def test_sampling_shapes_masks_and_seed_determinism():
+    model = _model(records=[convert.smiles_to_graph(s) for s in SMILES], steps=5)
+    x1, a1, m1 = model.sample(6, generator=torch.Generator().manual_seed(3))
+    x2, a2, m2 = model.sample(6, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(x1, x2) and torch.equal(a1, a2)
+    assert x1.shape == (6, 4, 3) and torch.allclose(a1, a1.transpose(1, 2))
+    sizes = m1.sum(1)
+    assert set(sizes.tolist()) <= {2.0, 3.0, 4.0}
+    assert torch.all(x1 * (1 - m1).unsqueeze(-1) == 0)
+    for sampler in ("s4", "euler"):
+        model.sample(2, sampler=sampler)
+
+
+def _train(model, records, steps, lr=5e-3):
+    batch = model.collate([model.encode(r) for r in records])
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        loss, _ = model.loss(batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+def test_loss_decreases():
+    torch.manual_seed(0)
+    records = [convert.smiles_to_graph(s) for s in SMILES]
+    model = _model(records=records)
+    losses = _train(model, records, 120)
+    assert np.mean(losses[-20:]) < 0.7 * np.mean(losses[:20])
+
+
+@pytest.mark.slow
+def test_tiny_model_overfits_and_generates_training_graphs():
+    torch.manual_seed(0)
+    records = [convert.smiles_to_graph(s) for s in SMILES]
+    model = _model(records=records, steps=100)
+    _train(model, records, 1500)
+    x, adj, mask = model.sample(32, generator=torch.Generator().manual_seed(0))
+    generated = []
+    for g in model.decode(x, adj, mask):
+        try:
+            generated.append(convert.graph_to_smiles(g))
+        except ValueError:
+            generated.append(None)
+    train = {convert.canonical_smiles(s) for s in SMILES}
+    assert sum(s in train for s in generated) >= 16
