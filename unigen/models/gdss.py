@@ -144,6 +144,7 @@ class GDSS(FamilyModel):
 
     Config = GDSSConfig
     record_types = (MolGraph, Graph)
+    has_unused_parameters = True  # the X network reads node states only: its last pair update gets no gradient
 
     def __init__(self, config: GDSSConfig, state: dict | None = None):
         super().__init__(config, state)
