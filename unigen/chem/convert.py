@@ -54,8 +54,14 @@ def mol_to_graph(mol, kekulize: bool = True, explicit_hs: bool = False, keep_h_c
         mol = Chem.Mol(mol)
         Chem.Kekulize(mol, clearAromaticFlags=True)
     to_code, _ = _bond_codes()
-    atoms = mol.GetAtoms()
     n = mol.GetNumAtoms()
+    numbers, charges = np.zeros(n, np.int64), np.zeros(n, np.int8)
+    num_hs = np.zeros(n, np.int8) if keep_h_counts else None
+    for k in range(n):  # one pass over the atoms: RDKit's Python wrappers dominate the cost
+        atom = mol.GetAtomWithIdx(k)
+        numbers[k], charges[k] = atom.GetAtomicNum(), atom.GetFormalCharge()
+        if keep_h_counts:
+            num_hs[k] = atom.GetTotalNumHs()
     bonds = np.zeros((n, n), np.int8)
     for bond in mol.GetBonds():
         i, j = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
@@ -63,12 +69,7 @@ def mol_to_graph(mol, kekulize: bool = True, explicit_hs: bool = False, keep_h_c
         if code is None:
             raise ValueError(f"unsupported bond type {bond.GetBondType()} between atoms {i} and {j}")
         bonds[i, j] = bonds[j, i] = code
-    return MolGraph(
-        atomic_numbers=np.fromiter((a.GetAtomicNum() for a in atoms), np.int64, n),
-        bonds=bonds,
-        charges=np.fromiter((a.GetFormalCharge() for a in atoms), np.int8, n),
-        num_hs=np.fromiter((a.GetTotalNumHs() for a in atoms), np.int8, n) if keep_h_counts else None,
-    )
+    return MolGraph(atomic_numbers=numbers, bonds=bonds, charges=charges, num_hs=num_hs)
 
 
 def graph_to_mol(graph: MolGraph, sanitize: bool = True):

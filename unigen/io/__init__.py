@@ -72,8 +72,8 @@ _POSCAR_NAMES = ("poscar", "contcar")
 def format_from_path(path, override: str | None = None) -> Format:
     """The Format for ``path``: ``override`` (a format name) if given, else the extension.
 
-    A trailing ``.gz`` is ignored; VASP's ``POSCAR`` / ``CONTCAR`` names (with any suffix)
-    are POSCAR files. Unknown names raise a UsageError listing the valid formats.
+    A trailing ``.gz`` is ignored; a known extension wins, then VASP's ``POSCAR`` / ``CONTCAR``
+    names (with any other suffix) are POSCAR files. Unknown names raise a UsageError listing the valid formats.
     """
     if override is not None:
         name = _ALIASES.get(override.lower(), override.lower())
@@ -82,12 +82,12 @@ def format_from_path(path, override: str | None = None) -> Format:
         return FORMATS[name]
     path = Path(path)
     name = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
-    if name.lower().startswith(_POSCAR_NAMES):
-        return FORMATS["poscar"]
     suffix = Path(name).suffix.lower()
     for fmt in FORMATS.values():
         if suffix in fmt.extensions:
             return fmt
+    if name.lower().startswith(_POSCAR_NAMES):  # POSCAR, CONTCAR_relaxed, POSCAR.1
+        return FORMATS["poscar"]
     raise UsageError(f"{path}: cannot tell the file format from {suffix or 'a name without extension'!r}; pass format= one of {', '.join(FORMATS)}")
 
 
