@@ -57,6 +57,13 @@ def test_explicit_hydrogens_become_nodes():
     assert convert.graph_to_smiles(graph) == "[H]C([H])([H])[H]"
 
 
+def test_explicit_h_atoms_on_input_are_folded_into_heavy_atoms():
+    phenol = Chem.AddHs(Chem.MolFromSmiles("c1ccccc1O"))  # e.g. read from an SDF with H atoms
+    graph = convert.mol_to_graph(phenol)
+    assert graph.num_atoms == 7
+    assert convert.graph_to_smiles(graph) == convert.canonical_smiles("Oc1ccccc1")
+
+
 def test_invalid_inputs_raise_value_error():
     with pytest.raises(ValueError, match="invalid SMILES"):
         convert.smiles_to_graph("C1CC")

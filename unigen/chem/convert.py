@@ -49,7 +49,11 @@ def mol_to_graph(mol, kekulize: bool = True, explicit_hs: bool = False, keep_h_c
     """
     from rdkit import Chem
 
-    mol = Chem.AddHs(mol) if explicit_hs else Chem.RemoveHs(mol, sanitize=False)
+    if explicit_hs:
+        mol = Chem.AddHs(mol)
+    else:
+        mol = Chem.RemoveHs(mol, sanitize=False)
+        mol.UpdatePropertyCache(strict=False)  # removed H atoms become implicit Hs (kekulization needs them)
     if kekulize:
         mol = Chem.Mol(mol)
         Chem.Kekulize(mol, clearAromaticFlags=True)

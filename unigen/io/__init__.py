@@ -73,7 +73,8 @@ def format_from_path(path, override: str | None = None) -> Format:
     """The Format for ``path``: ``override`` (a format name) if given, else the extension.
 
     A trailing ``.gz`` is ignored; a known extension wins, then VASP's ``POSCAR`` / ``CONTCAR``
-    names (with any other suffix) are POSCAR files. Unknown names raise a UsageError listing the valid formats.
+    names (with any other suffix) are POSCAR files. Unknown names raise a UsageError listing
+    the valid formats.
     """
     if override is not None:
         name = _ALIASES.get(override.lower(), override.lower())
