@@ -1,0 +1,123 @@
+"""Recipes: YAML -> dataclasses, unknown keys and wrong types rejected, --set overrides."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from unigen.cli import main
+from unigen.config import DataConfig, TrainConfig, from_dict, load_recipe, parse_recipe, recipe_to_dict
+from unigen.errors import UsageError
+
+TINY = Path(__file__).resolve().parents[1] / "recipes" / "tiny" / "toy.yaml"
+BASE = {"family": "toy", "model": {"d_model": 16}, "data": {"path": "x.smi"}, "train": {"steps": 5}}
+
+
+def _error(raw, overrides=()) -> str:
+    with pytest.raises(UsageError) as info:
+        parse_recipe(raw, overrides)
+    assert info.value.exit_code == 2
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_tiny_recipe_maps_onto_dataclasses():
+    recipe = load_recipe(TINY)
+    assert recipe.family == "toy"
+    assert recipe.model.d_model == 32  # "${width}" from the shared section
+    assert isinstance(recipe.train, TrainConfig) and recipe.train.lr == 3e-3  # YAML 1.1 reads 3e-3 as a string
+    assert isinstance(recipe.data, DataConfig)
+    assert Path(recipe.data.path) == TINY.parent / "molecules.smi"  # resolved against the recipe's folder
+
+
+def test_overrides_are_parsed_as_yaml_and_shared_values_propagate():
+    recipe = load_recipe(TINY, ["train.lr=1e-4", "train.betas=[0.8, 0.9]", "shared.width=8", "train.device=cpu", "data.limit=7"])
+    assert recipe.train.lr == 1e-4 and recipe.train.betas == [0.8, 0.9]
+    assert recipe.model.d_model == 8 and recipe.train.device == "cpu" and recipe.data.limit == 7
+
+
+def test_unknown_keys_are_refused_with_the_valid_keys():
+    message = _error(BASE, ["train.lrr=1"])
+    assert message.startswith("recipe: unknown key 'lrr' in section 'train'; valid keys: batch_size, betas,")
+    assert "lr," in message
+    assert "valid keys: d_model, mask_rate, n_heads, n_layers" in _error(BASE, ["model.width=3"])
+    assert "unknown key 'trian' in the recipe's top level; valid keys: data, family, model, shared, train" in _error(BASE, ["trian.lr=1"])
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("train.steps=ten", "train.steps must be an integer, got 'ten' (str)"),
+        ("train.steps=1.5", "train.steps must be an integer, got 1.5 (float)"),
+        ("train.progress=1", "train.progress must be true or false, got 1 (int)"),
+        ("train.lr=fast", "train.lr must be a number, got 'fast' (str)"),
+        ("train.device=gpu", "train.device must be one of 'auto', 'cpu', 'cuda', got 'gpu' (str)"),
+        ("train.betas=0.9", "train.betas must be a list of a number, got 0.9 (float)"),
+        ("data.limit=many", "data.limit must be an integer or null, got 'many' (str)"),
+        ("model.n_heads=3", "d_model (16) must be divisible by n_heads (3)"),
+    ],
+)
+def test_wrong_types_name_the_key_the_type_and_the_value(override, expected):
+    assert expected in _error(BASE, [override])
+
+
+def test_integers_widen_to_floats_but_not_the_reverse():
+    assert parse_recipe(BASE, ["train.lr=1"]).train.lr == 1.0
+    assert isinstance(parse_recipe(BASE, ["train.lr=1"]).train.lr, float)
+
+
+def test_malformed_overrides_are_refused():
+    assert "--set expects KEY=VALUE" in _error(BASE, ["train.lr"])
+    assert "'train.steps' is a value, not a section" in _error(BASE, ["train.steps.x=1"])
+
+
+def test_data_needs_exactly_one_source():
+    assert "exactly one of 'dataset' or 'path'" in _error({**BASE, "data": {}})
+    assert "exactly one of 'dataset' or 'path'" in _error({**BASE, "data": {"path": "a", "dataset": "qm9"}})
+
+
+def test_shared_references_must_exist():
+    raw = {**BASE, "model": {"d_model": "${widht}"}, "shared": {"width": 8}}
+    assert "model.d_model refers to unknown shared value '${widht}'; defined: width" in _error(raw)
+
+
+def test_unknown_family_lists_the_available_ones():
+    assert "unknown model family 'gdsss'; available:" in _error({**BASE, "family": "gdsss"})
+
+
+def test_recipe_round_trips_through_its_dict():
+    recipe = load_recipe(TINY, ["train.steps=9"])
+    assert parse_recipe(recipe_to_dict(recipe)) == recipe
+
+
+def test_nested_dataclass_sections_are_validated_too():
+    @dataclass
+    class Inner:
+        width: int = 4
+
+    @dataclass
+    class Outer:
+        inner: Inner = field(default_factory=Inner)
+        name: str = "x"
+
+    assert from_dict(Outer, {"inner": {"width": 9}}, "model").inner == Inner(9)
+    with pytest.raises(UsageError, match=r"unknown key 'wdth' in section 'model.inner'; valid keys: width"):
+        from_dict(Outer, {"inner": {"wdth": 9}}, "model")
+
+
+def test_recipe_file_errors_through_the_cli(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("family: toy\ntrain:\n  steps: 3\n   lr: 2\n")
+    assert main(["train", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: recipe {bad} is not valid YAML (line 4, column")
+    assert err.count("\n") == 1
+    assert main(["train", str(tmp_path / "missing.yaml")]) == 2
+    assert "recipe file" in capsys.readouterr().err
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(TINY.read_text().replace("  lr: 3e-3", "  lrr: 3e-3"))
+    assert main(["train", str(typo)]) == 2
+    assert "unknown key 'lrr' in section 'train'; valid keys:" in capsys.readouterr().err
+    assert main(["train", str(TINY), "--set", "train.steps=many"]) == 2
+    assert "train.steps must be an integer, got 'many' (str)" in capsys.readouterr().err

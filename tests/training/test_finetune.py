@@ -1,0 +1,119 @@
+"""``unigen finetune`` on a user's own file: vocabulary policy, parent in the card, bad input."""
+
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from unigen import checkpoint
+from unigen.cli import main
+from unigen.config import load_recipe
+from unigen.training import train
+
+TINY = Path(__file__).resolve().parents[2] / "recipes" / "tiny" / "toy.yaml"
+
+
+@pytest.fixture(scope="module")
+def parent(tmp_path_factory):
+    out = tmp_path_factory.mktemp("parent") / "run"
+    sets = ["train.steps=6", "train.progress=false", "shared.width=16", f"train.out_dir={out}"]
+    return train(load_recipe(TINY, sets))
+
+
+def _smi(tmp_path, *smiles) -> Path:
+    path = tmp_path / "mine.smi"
+    path.write_text("\n".join(smiles) + "\n")
+    return path
+
+
+def _finetune(parent, data, *extra, out):
+    return main(["finetune", str(parent), "--data", str(data), "--set", "train.steps=4", "--set", "train.batch_size=2",
+                 "--set", "train.progress=false", "--set", f"train.out_dir={out}", *extra])
+
+
+def test_finetune_continues_from_the_parent_and_records_it(parent, tmp_path):
+    data = _smi(tmp_path, "CCO", "CC(=O)O", "c1ccccc1N", "CCCl", "OCC#N")
+    assert _finetune(parent, data, out=tmp_path / "ft") == 0
+    child = checkpoint.load(tmp_path / "ft")
+    assert child.card["parent"]["path"] == str(parent.resolve())
+    assert child.card["parent"]["steps"] == 6
+    assert child.card["dataset"]["path"] == str(data.resolve()) and child.card["dataset"]["records"] == 5
+    assert child.card["recipe"]["train"]["steps"] == 4 and child.card["steps"] == 4
+    assert child.card["model_args"] == checkpoint.load(parent).card["model_args"]
+
+
+def test_unknown_atom_types_are_refused_with_a_list(parent, tmp_path, capsys):
+    data = _smi(tmp_path, "CCBr", "CP(C)C", "CCO", "BrCBr")
+    assert _finetune(parent, data, out=tmp_path / "ft") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "atom types the 'toy' model cannot represent: Br (3 atoms), P (1 atoms)" in err
+    assert "--extend-vocab" in err
+    assert not (tmp_path / "ft").exists()
+
+
+def test_extend_vocab_adds_the_new_types_and_keeps_the_old_predictions(parent, tmp_path):
+    data = _smi(tmp_path, "CCBr", "CP(C)C", "CCO", "BrCBr")
+    assert _finetune(parent, data, "--extend-vocab", "--set", "train.lr=0", "--set", "train.ema_decay=0", out=tmp_path / "ft") == 0
+    old, new = checkpoint.load(parent), checkpoint.load(tmp_path / "ft")
+    assert new.atom_types == old.atom_types + ["Br", "P"]
+    batch = old.collate([old.encode(r) for r in _graphs("CCO", "c1ccccc1F")])
+    with torch.no_grad():  # lr=0: the old types' logits are exactly those of the parent
+        a = old.logits(batch["types"], batch["valence"], batch["bonds"], batch["atom_mask"])
+        b = new.logits(batch["types"], batch["valence"], batch["bonds"], batch["atom_mask"])
+    assert torch.allclose(a, b[..., : len(old.atom_types)], atol=1e-6)
+    assert (b[..., len(old.atom_types):] < a.max(-1, keepdim=True).values).all()
+
+
+def _graphs(*smiles):
+    from unigen.chem.convert import smiles_to_graph
+
+    return [smiles_to_graph(s) for s in smiles]
+
+
+def test_missing_data_and_bad_records_give_one_line_errors(parent, tmp_path, capsys):
+    assert _finetune(parent, tmp_path / "absent.smi", out=tmp_path / "ft") == 2
+    assert "data file" in capsys.readouterr().err
+    data = _smi(tmp_path, "CCO", "C1CC", "CCN", "CCC")
+    assert _finetune(parent, data, out=tmp_path / "ft") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "record 2" in err and "data.skip_bad_records=true" in err
+    assert _finetune(parent, data, "--set", "data.skip_bad_records=true", out=tmp_path / "ft") == 0
+    assert checkpoint.load(tmp_path / "ft").card["dataset"]["records"] == 3
+
+
+def test_structures_the_family_cannot_train_on_are_refused(parent, tmp_path, capsys):
+    xyz = tmp_path / "water.xyz"
+    xyz.write_text("3\nwater\nO 0.0 0.0 0.0\nH 0.96 0.0 0.0\nH -0.24 0.93 0.0\n" * 2)
+    assert _finetune(parent, xyz, out=tmp_path / "ft") == 2
+    err = capsys.readouterr().err
+    assert "family 'toy' trains on MolGraph records, found 2 Molecule3D" in err
+
+
+def test_the_finetune_card_round_trips_to_a_resumable_run(parent, tmp_path):
+    data = _smi(tmp_path, "CCO", "CC(=O)O", "c1ccccc1N", "CCCl")
+    assert _finetune(parent, data, out=tmp_path / "ft") == 0
+    recipe = yaml.safe_load((tmp_path / "ft" / "recipe.yaml").read_text())
+    assert recipe["data"]["path"] == str(data.resolve()) and recipe["train"]["steps"] == 4
+    extra = ["--set", "train.steps=6", "--resume", str(tmp_path / "ft")]
+    assert _finetune(parent, data, *extra, out=tmp_path / "ft") == 0
+    assert checkpoint.load(tmp_path / "ft").card["steps"] == 6
+
+
+def test_finetune_reads_sdf_files(parent, tmp_path):
+    from rdkit import Chem
+
+    sdf = tmp_path / "mine.sdf"
+    writer = Chem.SDWriter(str(sdf))
+    for smiles in ("CCO", "CC(=O)N", "c1ccncc1", "OCCF"):
+        writer.write(Chem.MolFromSmiles(smiles))
+    writer.close()
+    assert _finetune(parent, sdf, out=tmp_path / "ft") == 0
+    assert checkpoint.load(tmp_path / "ft").card["dataset"]["records"] == 4
+
+
+def test_train_with_a_missing_data_file_is_a_usage_error(tmp_path, capsys):
+    assert main(["train", str(TINY), "--set", f"data.path={tmp_path / 'gone.smi'}"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: data file {tmp_path / 'gone.smi'} does not exist\n"

@@ -1,0 +1,74 @@
+"""torch.distributed set-up for runs launched with ``torchrun`` (one process per GPU).
+
+``torchrun --nproc_per_node=8 -m unigen.cli train RECIPE`` sets ``WORLD_SIZE``, ``RANK`` and
+``LOCAL_RANK``; a plain ``unigen train`` is a world of one and never touches torch.distributed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class World:
+    rank: int = 0
+    local_rank: int = 0
+    size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_world(device: torch.device) -> World:
+    """Join the process group when launched by torchrun; a world of one otherwise."""
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size <= 1:
+        return World()
+    import torch.distributed as dist
+
+    world = World(rank=int(os.environ["RANK"]), local_rank=int(os.environ.get("LOCAL_RANK", "0")), size=size)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return world
+
+
+def wrap(model: torch.nn.Module, world: World, device: torch.device) -> torch.nn.Module:
+    """DistributedDataParallel around ``model`` when the world has more than one process."""
+    if world.size <= 1:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device.index] if device.type == "cuda" else None
+    unused = getattr(model, "has_unused_parameters", False)
+    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=unused)
+
+
+def mean_across(world: World, values: dict, device: torch.device) -> dict:
+    """Average numeric ``values`` over all processes (what a log row should report)."""
+    if world.size <= 1:
+        return values
+    import torch.distributed as dist
+
+    keys = list(values)  # the same order on every rank: insertion order of the same code
+    stacked = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=device)
+    dist.all_reduce(stacked)
+    return dict(zip(keys, (stacked / world.size).tolist()))
+
+
+def barrier(world: World) -> None:
+    if world.size > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+def close_world(world: World) -> None:
+    if world.size > 1:
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.destroy_process_group()
