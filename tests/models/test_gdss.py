@@ -135,7 +135,6 @@ def test_loss_decreases():
     assert np.mean(losses[-20:]) < 0.7 * np.mean(losses[:20])
 
 
-@pytest.mark.slow
 def test_tiny_model_overfits_and_generates_training_graphs():
     torch.manual_seed(0)
     records = [convert.smiles_to_graph(s) for s in SMILES]
