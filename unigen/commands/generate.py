@@ -49,8 +49,16 @@ def command(model_name, num_samples, output, seed, steps, sampler, batch_size, d
             json.dump(result.summary, handle, indent=2)
 
 
+RATES = ("validity_wo_correction", "validity", "uniqueness", "novelty")
+
+
 def _print_summary(summary: dict, output: str, written: int) -> None:
     click.echo(f"wrote {written} structures to {output}")
     for key, value in summary.items():
-        shown = "n/a" if value is None else (f"{100 * value:.2f} %" if isinstance(value, float) else str(value))
+        if value is None:
+            shown = "n/a"
+        elif key in RATES:
+            shown = f"{100 * value:.2f} %"
+        else:
+            shown = f"{value:.2f}" if isinstance(value, float) else str(value)
         click.echo(f"  {key:24s} {shown}")

@@ -1,0 +1,54 @@
+"""Copy a trained checkpoint into ``unigen/pretrained/NAME/`` as a shipped default model.
+
+    python scripts/ship_pretrained.py RUN_OR_CHECKPOINT NAME --command "unigen train ..." \
+        --metrics metrics.yaml [--sampling sampler=s4 steps=100]
+
+Keeps the weights byte for byte (their sha256 stays valid), adds to the card what a user needs
+to trust the model: the exact training command, the status of the run, the measured metrics
+(a YAML file written from benchmark output: numbers, the command and the machine), and any
+changed sampling defaults. The trainer resume state is not shipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+import yaml
+
+from unigen.checkpoint import CARD, WEIGHTS, read_card, resolve
+
+PRETRAINED = Path(__file__).resolve().parents[1] / "unigen" / "pretrained"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("checkpoint")
+    parser.add_argument("name")
+    parser.add_argument("--command", required=True, help="the training command that produced the run")
+    parser.add_argument("--status", default="complete", help="e.g. 'intermediate: step 12000 of 35400'")
+    parser.add_argument("--metrics", type=Path, required=True, help="YAML with measured metrics, command, machine")
+    parser.add_argument("--sampling", nargs="*", default=[], help="KEY=VALUE overrides of model_args.sampling")
+    args = parser.parse_args()
+    source = resolve(args.checkpoint)
+    card = read_card(source)
+    for item in args.sampling:
+        key, value = item.split("=", 1)
+        card["model_args"]["sampling"][key] = yaml.safe_load(value)
+    card["shipped"] = {
+        "source_checkpoint": str(source),
+        "training_command": args.command,
+        "status": args.status,
+        "sampling_defaults_changed": dict(item.split("=", 1) for item in args.sampling),
+        "measured": yaml.safe_load(args.metrics.read_text()),
+    }
+    target = PRETRAINED / args.name
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source / WEIGHTS, target / WEIGHTS)
+    (target / CARD).write_text(yaml.safe_dump(card, sort_keys=False), encoding="utf-8")
+    print(f"shipped {source} as {target}")
+
+
+if __name__ == "__main__":
+    main()

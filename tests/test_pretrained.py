@@ -1,0 +1,39 @@
+"""Shipped default models: small, self-describing (training command, measured metrics) and loadable."""
+
+import pytest
+import torch
+
+from unigen.checkpoint import load, read_card
+from unigen.errors import UsageError
+from unigen.generation import generate
+from unigen.pretrained import ROOT, available, resolve_model
+
+SHIPPED = available()
+
+
+def test_at_least_one_model_is_shipped():
+    assert SHIPPED
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_card_has_training_command_and_measured_metrics(name):
+    card = read_card(ROOT / name)
+    assert card["shipped"]["training_command"].startswith("unigen train recipes/")
+    measured = card["shipped"]["measured"]
+    assert measured["command"].startswith("python benchmarks/") and measured["machine"]
+    assert (ROOT / name / "model.safetensors").stat().st_size < 5 * 2**20
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_model_loads_and_samples(name):
+    model = load(resolve_model(name))
+    result = generate(model, 4, seed=0, steps=5)
+    assert len(result.records) <= 4 and result.summary["generated"] == 4
+    again = generate(model, 4, seed=0, steps=5)
+    assert [getattr(r, "meta", {}).get("smiles") for r in result.records] == [getattr(r, "meta", {}).get("smiles") for r in again.records]
+    assert isinstance(next(model.parameters()), torch.Tensor)
+
+
+def test_unknown_model_name_is_a_clear_error():
+    with pytest.raises(UsageError, match="neither a shipped model"):
+        resolve_model("no-such-model")
