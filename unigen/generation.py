@@ -56,9 +56,11 @@ def _progress_bar(model, n, batch_size, enabled):
 
 
 def _molecule_result(model, graphs) -> GenerationResult:
-    from rdkit import Chem
+    from rdkit import Chem, RDLogger
 
     from unigen.chem.convert import mol_to_graph
+
+    RDLogger.DisableLog("rdApp.*")  # invalid samples are counted, not printed one by one
     from unigen.chem.validity import gdss_postprocess
 
     valid_wo_correction, records = 0, []
