@@ -134,12 +134,9 @@ def sample_pc(
 ) -> dict[str, torch.Tensor]:
     """Sample the joint system from its prior down to t = eps. Returns the final (mean) state."""
     check_compatible(variables, predictor, corrector)
-    steps = num_steps or max(var.sde.N for var in variables.values())
     state = _prior(variables, batch_size, node_mask, generator, device)
     means = dict(state)
-    times = torch.linspace(1.0, eps, steps, dtype=torch.float64)
-    for i, time in enumerate(times.tolist()):
-        t = torch.full((batch_size,), time, device=device)
+    for t in _reverse_times(_num_steps(variables, num_steps), eps, batch_size, device, progress):
         # 1. corrector: Langevin steps on every variable from the same snapshot of the state
         for _ in range(corrector_steps if corrector == "langevin" else 0):
             scores = score_fn(state, t)
@@ -148,9 +145,19 @@ def sample_pc(
         if predictor != "none":
             scores = score_fn(state, t)
             state, means = _update_all(variables, state, scores, node_mask, generator, lambda v, x, s, z: _predict(predictor, v, x, s, t, z))
+    return means if denoise else state
+
+
+def _num_steps(variables, num_steps: int | None) -> int:
+    return num_steps or max(var.sde.N for var in variables.values())
+
+
+def _reverse_times(steps: int, eps: float, batch_size: int, device, progress):
+    """Times 1 -> eps as (B,) tensors; each finished step is reported to ``progress``."""
+    for i, time in enumerate(torch.linspace(1.0, eps, steps, dtype=torch.float64).tolist()):
+        yield torch.full((batch_size,), time, device=device)
         if progress is not None:
             progress(i)
-    return means if denoise else state
 
 
 def _update_all(variables, state, scores, node_mask, generator, update):
@@ -178,12 +185,11 @@ def sample_s4(
 ) -> dict[str, torch.Tensor]:
     """GDSS's S4 solver: per step one score evaluation, a Langevin correction, then a split
     prediction (half transition, score drift, half transition) with the SDE's transition kernel."""
-    steps = num_steps or max(var.sde.N for var in variables.values())
+    steps = _num_steps(variables, num_steps)
     dt = 1.0 / steps
     state = _prior(variables, batch_size, node_mask, generator, device)
     means = dict(state)
-    for i, time in enumerate(torch.linspace(1.0, eps, steps, dtype=torch.float64).tolist()):
-        t = torch.full((batch_size,), time, device=device)
+    for t in _reverse_times(steps, eps, batch_size, device, progress):
         scores = score_fn(state, t)
         # 1. the score drift of the reverse SDE, frozen for this step
         drifts = {n: -_expand(v.sde.sde(state[n], t)[1] ** 2, state[n]) * scores[n] for n, v in variables.items()}
@@ -196,8 +202,6 @@ def sample_s4(
             mean, std = var.sde.transition(x, t - dt / 2, dt / 2)
             state[name] = mean + _expand(std, x) * _noise(x, var, node_mask, generator)
             means[name] = mean
-        if progress is not None:
-            progress(i)
     return means if denoise else state
 
 
