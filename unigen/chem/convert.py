@@ -29,6 +29,13 @@ from unigen.structures import (
 # RDKit <-> MolGraph
 
 
+def element_symbol(z: int) -> str:
+    """Atomic number -> element symbol (RDKit's periodic table)."""
+    from rdkit import Chem
+
+    return Chem.GetPeriodicTable().GetElementSymbol(int(z))
+
+
 def _bond_codes():
     from rdkit import Chem
 

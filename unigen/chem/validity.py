@@ -419,9 +419,9 @@ def _smact_valid(numbers: tuple, counts: tuple) -> bool:
 
     if len(numbers) == 1:
         return True
-    from rdkit import Chem
+    from unigen.chem.convert import element_symbol
 
-    symbols = [Chem.GetPeriodicTable().GetElementSymbol(z) for z in numbers]
+    symbols = [element_symbol(z) for z in numbers]
     if all(s in smact.metals for s in symbols):
         return True
     oxidation_states = [_oxidation_states(s) for s in symbols]

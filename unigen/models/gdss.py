@@ -193,7 +193,7 @@ class GDSS(FamilyModel):
             return {}
         from collections import Counter
 
-        from unigen.models.toy import element_symbol
+        from unigen.chem.convert import element_symbol
 
         known = set(self.state["atom_types"])
         counts = Counter(int(z) for r in records for z in r.atomic_numbers if int(z) not in known)

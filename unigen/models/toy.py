@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from unigen.backbone import Backbone, BackboneConfig
+from unigen.chem.convert import element_symbol
 from unigen.models.registry import FamilyModel, register_family
 from unigen.structures import MolGraph
 
@@ -48,12 +49,6 @@ class ToyConfig:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
         if not 0.0 < self.mask_rate <= 1.0:
             raise ValueError(f"mask_rate must be in (0, 1], got {self.mask_rate}")
-
-
-def element_symbol(z: int) -> str:
-    from rdkit import Chem
-
-    return Chem.GetPeriodicTable().GetElementSymbol(int(z))
 
 
 @register_family("toy")
