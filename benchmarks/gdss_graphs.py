@@ -12,6 +12,7 @@ import argparse
 import time
 
 import numpy as np
+import torch
 
 from unigen.checkpoint import load
 from unigen.chem.metrics.graphs import score_graphs
@@ -29,14 +30,19 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--sampler", default=None)
+    parser.add_argument("--snr", type=float, default=None)
+    parser.add_argument("--scale-eps", type=float, default=None, help="Langevin noise scale (1.0: unbiased Langevin)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (1 when other jobs share the CPU)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     model = load(resolve_model(args.model))
     test = list(load_dataset(args.dataset, split="test"))
     print(f"model {args.model} (step {model.card.get('steps')}), {len(test)} graphs per seed vs the {args.dataset} test set")
     rows = []
     for seed in args.seeds:
         start = time.perf_counter()
-        graphs = generate(model, len(test), seed=seed, batch_size=len(test), steps=args.steps, sampler=args.sampler).records
+        graphs = generate(model, len(test), seed=seed, batch_size=len(test), steps=args.steps, sampler=args.sampler, snr=args.snr, scale_eps=args.scale_eps).records
         seconds = time.perf_counter() - start
         scores = score_graphs(graphs, test, protocol="gdss", n_jobs=1)
         rows.append(scores)

@@ -13,6 +13,7 @@ import argparse
 import time
 
 import numpy as np
+import torch
 
 from unigen.checkpoint import load
 from unigen.chem.metrics.molecules import score_molecules
@@ -23,9 +24,9 @@ from unigen.pretrained import resolve_model
 COLUMNS = ("validity_wo_correction", "uniqueness", "novelty", "FCD/Test", "NSPDK/Test")
 
 
-def score_seed(model, n, seed, sampler, steps, batch_size, train, test) -> dict:
+def score_seed(model, n, seed, batch_size, train, test, **sampling) -> dict:
     start = time.perf_counter()
-    result = generate(model, n, seed=seed, batch_size=batch_size, sampler=sampler, steps=steps)
+    result = generate(model, n, seed=seed, batch_size=batch_size, **sampling)
     seconds = time.perf_counter() - start
     smiles = [r.meta["smiles"] for r in result.records]
     scores = score_molecules(smiles, train_smiles=train, test_smiles=test, protocol="gdss", metrics=["uniqueness", "novelty", "fcd", "nspdk"])
@@ -46,14 +47,19 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--sampler", default=None)
     parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--snr", type=float, default=None)
+    parser.add_argument("--scale-eps", type=float, default=None, help="Langevin noise scale (1.0: unbiased Langevin)")
     parser.add_argument("--batch-size", type=int, default=2500)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (1 when other jobs share the CPU)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     model = load(resolve_model(args.model))
     train, test = load_smiles("qm9", "train"), load_smiles("qm9", "test")
     rows = []
-    print(f"model {args.model} (step {model.card.get('steps')}), n={args.n}, sampler={args.sampler or 'model default'}, steps={args.steps or 'model default'}")
+    print(f"model {args.model} (step {model.card.get('steps')}), n={args.n}, sampling {model.config.sampling} overridden by sampler={args.sampler}, steps={args.steps}, snr={args.snr}, scale_eps={args.scale_eps}")
     for seed in args.seeds:
-        row = score_seed(model, args.n, seed, args.sampler, args.steps, args.batch_size, train, test)
+        row = score_seed(model, args.n, seed, args.batch_size, train, test, sampler=args.sampler, steps=args.steps, snr=args.snr, scale_eps=args.scale_eps)
         rows.append(row)
         print(f"seed {seed}: " + ", ".join(f"{k} {row[k]:.4f}" for k in (*COLUMNS, "sampling_seconds")))
     for key in COLUMNS:

@@ -1,23 +1,23 @@
 """Copy a trained checkpoint into ``unigen/pretrained/NAME/`` as a shipped default model.
 
     python scripts/ship_pretrained.py RUN_OR_CHECKPOINT NAME --command "unigen train ..." \
-        --metrics metrics.yaml [--sampling sampler=s4 steps=100]
+        --metrics metrics.yaml [--sampling sampler=s4 steps=100] [--weights raw]
 
-Keeps the weights byte for byte (their sha256 stays valid), adds to the card what a user needs
+Re-saves the weights (the card gets their new sha256) and adds to the card what a user needs
 to trust the model: the exact training command, the status of the run, the measured metrics
 (a YAML file written from benchmark output: numbers, the command and the machine), and any
-changed sampling defaults. The trainer resume state is not shipped.
+changed sampling defaults. The trainer resume state is not shipped. ``--weights raw`` ships the
+raw (non-EMA) weights from the trainer state instead, as GDSS samples (``use_ema: False``).
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 import yaml
 
-from unigen.checkpoint import CARD, WEIGHTS, read_card, resolve
+from unigen.checkpoint import TRAINER_TENSORS, WEIGHTS, read_card, read_tensors, resolve, write_checkpoint
 
 PRETRAINED = Path(__file__).resolve().parents[1] / "unigen" / "pretrained"
 
@@ -30,6 +30,7 @@ def main() -> None:
     parser.add_argument("--status", default="complete", help="e.g. 'intermediate: step 12000 of 35400'")
     parser.add_argument("--metrics", type=Path, required=True, help="YAML with measured metrics, command, machine")
     parser.add_argument("--sampling", nargs="*", default=[], help="KEY=VALUE overrides of model_args.sampling")
+    parser.add_argument("--weights", choices=("as-saved", "raw"), default="as-saved", help="raw: the non-EMA weights of the trainer state")
     args = parser.parse_args()
     source = resolve(args.checkpoint)
     card = read_card(source)
@@ -43,11 +44,14 @@ def main() -> None:
         "sampling_defaults_changed": dict(item.split("=", 1) for item in args.sampling),
         "measured": yaml.safe_load(args.metrics.read_text()),
     }
-    target = PRETRAINED / args.name
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source / WEIGHTS, target / WEIGHTS)
-    (target / CARD).write_text(yaml.safe_dump(card, sort_keys=False), encoding="utf-8")
-    print(f"shipped {source} as {target}")
+    if args.weights == "raw":
+        trainer = read_tensors(source / TRAINER_TENSORS)
+        weights = {k[len("model."):]: v for k, v in trainer.items() if k.startswith("model.")}
+        card["weights"] = "raw"
+    else:
+        weights = read_tensors(source / WEIGHTS, expected_sha256=card["weights_sha256"])
+    write_checkpoint(PRETRAINED / args.name, weights, card)  # recomputes weights_sha256
+    print(f"shipped {source} ({card['weights']} weights) as {PRETRAINED / args.name}")
 
 
 if __name__ == "__main__":

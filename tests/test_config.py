@@ -121,3 +121,14 @@ def test_recipe_file_errors_through_the_cli(tmp_path, capsys):
     assert "unknown key 'lrr' in section 'train'; valid keys:" in capsys.readouterr().err
     assert main(["train", str(TINY), "--set", "train.steps=many"]) == 2
     assert "train.steps must be an integer, got 'many' (str)" in capsys.readouterr().err
+
+
+RECIPES = sorted((TINY.parents[1]).rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_shipped_recipe_parses(path):
+    """A typo in a recipe (unknown key, a sampler name that does not exist) fails here, not
+    hours into someone's run."""
+    recipe = load_recipe(path)
+    assert recipe.train.steps > 0

@@ -30,12 +30,25 @@ def test_generate_molecules_sdf_with_validity_summary(tmp_path, capsys):
     assert "validity_wo_correction" in printed and "novelty" in printed
 
 
+@pytest.mark.skipif(MOLECULE_MODEL not in available(), reason="molecule model not shipped")
+def test_sampling_options_reach_the_sampler(tmp_path):
+    """--scale-eps is a temperature: the same seed with another value gives other molecules."""
+    runs = {}
+    for scale in ("1.0", "0.3"):
+        out = tmp_path / f"m{scale}.smi"
+        assert main(["generate", "-n", "16", "-o", str(out), "--sampler", "pc", "--steps", "20", "--scale-eps", scale]) == 0
+        runs[scale] = out.read_text()
+    assert runs["1.0"] != runs["0.3"]
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
         (["--model", "no-such-model", "-n", "2"], "neither a shipped model"),
         (["--model", GRAPH_MODEL, "-n", "2", "--format-is-wrong"], "No such option"),
         (["--model", GRAPH_MODEL, "-n", "0"], "0 is not in the range"),
+        (["--model", GRAPH_MODEL, "-n", "2", "--scale-eps", "-0.5"], "-0.5 is not in the range"),
+        (["--model", GRAPH_MODEL, "-n", "2", "--snr", "0"], "0.0 is not in the range"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):

@@ -34,6 +34,11 @@ def test_model_loads_and_samples(name):
     assert isinstance(next(model.parameters()), torch.Tensor)
 
 
+@pytest.mark.parametrize("name", SHIPPED)
+def test_load_accepts_a_shipped_name(name):
+    assert load(name).card["weights_sha256"] == read_card(ROOT / name)["weights_sha256"]
+
+
 def test_unknown_model_name_is_a_clear_error():
     with pytest.raises(UsageError, match="neither a shipped model"):
         resolve_model("no-such-model")

@@ -57,10 +57,16 @@ def load(path, family: str | None = None, device="cpu"):
 
 
 def resolve(path) -> Path:
-    """The checkpoint directory for ``path``: a checkpoint, its weights file, or a run directory."""
+    """The checkpoint directory for ``path``: a shipped model name (``unigen.pretrained``), a
+    checkpoint, its weights file, or a run directory."""
+    from unigen import pretrained
+
     path = Path(path)
     if not path.exists():
-        raise UsageError(f"checkpoint {path} does not exist")
+        if (pretrained.ROOT / str(path) / CARD).is_file() and len(path.parts) == 1:
+            return pretrained.ROOT / str(path)
+        names = ", ".join(pretrained.available()) or "none"
+        raise UsageError(f"checkpoint {path} does not exist (and is not a shipped model: {names})")
     if path.is_file():
         path = path.parent
     if (path / CARD).is_file():

@@ -110,8 +110,11 @@ def test_sampling_shapes_masks_and_seed_determinism():
     sizes = m1.sum(1)
     assert set(sizes.tolist()) <= {2.0, 3.0, 4.0}
     assert torch.all(x1 * (1 - m1).unsqueeze(-1) == 0)
-    for sampler in ("s4", "euler"):
-        model.sample(2, sampler=sampler)
+    for sampler in ("s4", "euler", "euler-langevin"):
+        x, adj, mask = model.sample(2, sampler=sampler)
+        assert torch.isfinite(x).all() and torch.allclose(adj, adj.transpose(1, 2))
+    with pytest.raises(ValueError, match="unknown sampler 'leapfrog'"):
+        model.sample(2, sampler="leapfrog")
 
 
 def _train(model, records, steps, lr=5e-3):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from unigen.models.gdss import SAMPLERS
 from unigen.pretrained import DEFAULT_MODEL
 
 MOLECULE_FORMATS = ("smi", "sdf", "csv")
@@ -16,11 +17,13 @@ GRAPH_FORMATS = ("json", "edgelist")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output file: .smi/.sdf/.csv (molecules) or .json/.edgelist (graphs).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Diffusion steps (default: the model's).")
-@click.option("--sampler", type=click.Choice(["pc", "s4", "euler"]), default=None, help="Sampler (default: the model's).")
+@click.option("--sampler", type=click.Choice(SAMPLERS), default=None, help="Sampler (default: the model's).")
+@click.option("--snr", type=click.FloatRange(min=0, min_open=True), default=None, help="Langevin corrector signal-to-noise ratio (pc, s4; default: the model's).")
+@click.option("--scale-eps", type=click.FloatRange(min=0), default=None, help="Langevin noise scale; 1.0 is unbiased, below 1 sharpens (default: the model's).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Also write the summary as JSON.")
-def command(model_name, num_samples, output, seed, steps, sampler, batch_size, device, json_out):
+def command(model_name, num_samples, output, seed, steps, sampler, snr, scale_eps, batch_size, device, json_out):
     """Generate structures and print validity, uniqueness and novelty."""
     import json
 
@@ -41,7 +44,7 @@ def command(model_name, num_samples, output, seed, steps, sampler, batch_size, d
     wanted = MOLECULE_FORMATS if kind == "molecule" else GRAPH_FORMATS
     if fmt not in wanted:
         raise UsageError(f"a {kind} model writes {', '.join(wanted)} files, not '{fmt}' ({output})")
-    result = generate(model, num_samples, seed=seed, batch_size=batch_size, progress=True, steps=steps, sampler=sampler)
+    result = generate(model, num_samples, seed=seed, batch_size=batch_size, progress=True, steps=steps, sampler=sampler, snr=snr, scale_eps=scale_eps)
     write(output, result.records)
     _print_summary(result.summary, output, len(result.records))
     if json_out:

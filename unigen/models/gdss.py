@@ -68,11 +68,16 @@ class ScoreNetConfig:
     adj_powers: int = 2  # GDSS c_init: A, A^2, ..., A^c as pair features
 
 
+# predictor-corrector samplers by name: (predictor, corrector) of ``unigen.samplers.pc``
+PC_SAMPLERS = {"pc": ("reverse", "langevin"), "euler": ("euler", "none"), "euler-langevin": ("euler", "langevin")}
+SAMPLERS = (*PC_SAMPLERS, "s4")
+
+
 @dataclass
 class SamplingConfig:
     """Defaults for ``unigen generate`` (not used in training); GDSS's QM9 sampler by default."""
 
-    sampler: Literal["pc", "s4", "euler"] = "pc"  # pc: reverse-diffusion predictor + Langevin corrector
+    sampler: Literal["pc", "s4", "euler", "euler-langevin"] = "pc"  # see PC_SAMPLERS; s4: GDSS's S4 solver
     steps: int = 0  # 0: the SDEs' num_scales
     snr: float = 0.2
     scale_eps: float = 0.7
@@ -288,7 +293,9 @@ class GDSS(FamilyModel):
         if sampler == "s4":
             out = sample_s4(score_fn, variables, n, **common)
         else:
-            predictor, corrector = ("reverse", "langevin") if sampler == "pc" else ("euler", "none")
+            if sampler not in PC_SAMPLERS:
+                raise ValueError(f"unknown sampler {sampler!r}; valid: {', '.join(SAMPLERS)}")
+            predictor, corrector = PC_SAMPLERS[sampler]
             check_compatible(variables, predictor, corrector)
             out = sample_pc(score_fn, variables, n, predictor=predictor, corrector=corrector, **common)
         return out["x"], out["adj"], mask
