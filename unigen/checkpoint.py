@@ -63,8 +63,9 @@ def resolve(path) -> Path:
 
     path = Path(path)
     if not path.exists():
-        if (pretrained.ROOT / str(path) / CARD).is_file() and len(path.parts) == 1:
-            return pretrained.ROOT / str(path)
+        shipped = pretrained.shipped_path(path)
+        if shipped is not None:
+            return shipped
         names = ", ".join(pretrained.available()) or "none"
         raise UsageError(f"checkpoint {path} does not exist (and is not a shipped model: {names})")
     if path.is_file():

@@ -19,10 +19,18 @@ def available() -> list[str]:
     return sorted(p.name for p in ROOT.iterdir() if (p / "card.yaml").is_file())
 
 
+def shipped_path(name) -> Path | None:
+    """The directory of the shipped model ``name``, or None if no such model is shipped."""
+    if len(Path(name).parts) != 1:
+        return None
+    directory = ROOT / str(name)
+    return directory if (directory / "card.yaml").is_file() else None
+
+
 def resolve_model(name_or_path: str) -> Path:
     """A shipped model name or a checkpoint / run directory -> the directory to load."""
-    shipped = ROOT / name_or_path
-    if (shipped / "card.yaml").is_file():
+    shipped = shipped_path(name_or_path)
+    if shipped is not None:
         return shipped
     path = Path(name_or_path)
     if path.exists():
