@@ -18,7 +18,6 @@ from unigen.checkpoint import load
 from unigen.chem.metrics.graphs import score_graphs
 from unigen.data import load_dataset
 from unigen.generation import generate
-from unigen.pretrained import resolve_model
 
 STATISTICS = ("degree", "clustering", "orbit")
 
@@ -36,7 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = load(resolve_model(args.model))
+    model = load(args.model)
     test = list(load_dataset(args.dataset, split="test"))
     print(f"model {args.model} (step {model.card.get('steps')}), {len(test)} graphs per seed vs the {args.dataset} test set")
     rows = []

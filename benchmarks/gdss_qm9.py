@@ -19,7 +19,6 @@ from unigen.checkpoint import load
 from unigen.chem.metrics.molecules import score_molecules
 from unigen.data import load_smiles
 from unigen.generation import generate
-from unigen.pretrained import resolve_model
 
 COLUMNS = ("validity_wo_correction", "uniqueness", "novelty", "FCD/Test", "NSPDK/Test")
 
@@ -54,7 +53,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = load(resolve_model(args.model))
+    model = load(args.model)
     train, test = load_smiles("qm9", "train"), load_smiles("qm9", "test")
     rows = []
     print(f"model {args.model} (step {model.card.get('steps')}), n={args.n}, sampling {model.config.sampling} overridden by sampler={args.sampler}, steps={args.steps}, snr={args.snr}, scale_eps={args.scale_eps}")

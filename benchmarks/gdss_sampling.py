@@ -17,7 +17,6 @@ import torch
 
 from unigen.checkpoint import load
 from unigen.generation import generate
-from unigen.pretrained import resolve_model
 
 
 def main() -> None:
@@ -31,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = load(resolve_model(args.model), device=args.device)
+    model = load(args.model, device=args.device)
     print(f"model {args.model}: step {model.card.get('steps')}, device {args.device}, threads {torch.get_num_threads()}")
     print(f"{'sampler':>8s} {'steps':>6s} {'n':>6s} {'seconds':>8s} {'mol/s':>7s} {'val w/o corr':>12s} {'valid':>6s} {'unique':>7s} {'novel':>6s}")
     for config in args.config or ["pc:1000", "s4:100"]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import unigen.io as uio
-from unigen.data.paths import data_dir
+from unigen.paths import data_dir
 from unigen.structures import Graph, Molecule3D
 
 

@@ -170,7 +170,7 @@ def main(argv=None) -> None:
     text = "\n".join(report) + "\n"
     print(text)
     if args.out:
-        from unigen.io.atomic import atomic_write
+        from unigen.atomic import atomic_write
 
         with atomic_write(args.out) as handle:
             handle.write(text)

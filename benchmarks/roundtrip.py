@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from unigen.chem import convert
-from unigen.data.paths import data_dir
+from unigen.paths import data_dir
 
 MODES = {
     "kekulized, implicit H": dict(kekulize=True),

@@ -165,7 +165,7 @@ def _provenance(args, argv) -> str:
 
 def _write(path: Path, rows: dict, provenance: str) -> None:
     """Replace the sections that ran; keep the other sections already in ``path``."""
-    from unigen.io.atomic import atomic_write
+    from unigen.atomic import atomic_write
 
     blocks = _read_blocks(path)
     for name, section_rows in rows.items():

@@ -8,7 +8,7 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from unigen import checkpoint
+from unigen import checkpoint, pretrained
 from unigen.cli import main
 from unigen.config import load_recipe
 from unigen.errors import UsageError
@@ -90,7 +90,7 @@ def test_a_flipped_byte_inside_the_tensors_is_caught_by_the_checksum(ckpt):
 
 
 def test_card_problems_are_reported(ckpt, tmp_path):
-    assert "does not exist" in _error(tmp_path / "nowhere")
+    assert "is neither an existing checkpoint path nor a shipped model" in _error(tmp_path / "nowhere")
     assert "is not a unigen checkpoint" in _error(tmp_path)
     card = (ckpt / "card.yaml").read_text()
     (ckpt / "card.yaml").write_text("family: [toy\n")
@@ -102,6 +102,24 @@ def test_card_problems_are_reported(ckpt, tmp_path):
     assert "does not match a 'toy' model built from its card: shape mismatch" in message
     (ckpt / "card.yaml").write_text(card.replace("  d_model: 16\n", "  d_modle: 16\n", 1))
     assert "unknown key 'd_modle' in section 'model_args'" in _error(ckpt)
+
+
+def test_an_existing_path_wins_over_a_shipped_name_of_the_same_spelling(ckpt, tmp_path, monkeypatch):
+    shipped = pretrained.available()
+    if not shipped:
+        pytest.skip("no shipped model in this installation")
+    name = shipped[0]
+    assert checkpoint.resolve(name) == pretrained.ROOT / name
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(ckpt, tmp_path / name)
+    assert checkpoint.resolve(name) == Path(name)
+    assert checkpoint.load(name).card["family"] == "toy"
+
+
+def test_an_unknown_model_name_lists_the_shipped_models():
+    message = _error("no-such-model")
+    assert "'no-such-model' is neither an existing checkpoint path nor a shipped model" in message
+    assert message.endswith(f"shipped models: {', '.join(pretrained.available()) or 'none in this installation'}")
 
 
 @register_family("toy_twin")

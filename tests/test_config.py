@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from unigen.cli import main
-from unigen.config import DataConfig, TrainConfig, from_dict, load_recipe, parse_recipe, recipe_to_dict
+from unigen.config import DataConfig, TrainConfig, load_recipe, parse_recipe, recipe_to_dict
+from unigen.construct import from_dict
 from unigen.errors import UsageError
 
 TINY = Path(__file__).resolve().parents[1] / "recipes" / "tiny" / "toy.yaml"

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from unigen.checkpoint import load, read_card
+from unigen.checkpoint import load, read_card, resolve
 from unigen.errors import UsageError
 from unigen.generation import generate
-from unigen.pretrained import ROOT, available, resolve_model
+from unigen.pretrained import ROOT, available
 
 SHIPPED = available()
 
@@ -26,7 +26,7 @@ def test_card_has_training_command_and_measured_metrics(name):
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_model_loads_and_samples(name):
-    model = load(resolve_model(name))
+    model = load(name)
     result = generate(model, 4, seed=0, steps=5)
     assert len(result.records) <= 4 and result.summary["generated"] == 4
     again = generate(model, 4, seed=0, steps=5)
@@ -36,12 +36,14 @@ def test_model_loads_and_samples(name):
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_load_accepts_a_shipped_name(name):
+    assert resolve(name) == ROOT / name
     assert load(name).card["weights_sha256"] == read_card(ROOT / name)["weights_sha256"]
 
 
 def test_unknown_model_name_is_a_clear_error():
-    with pytest.raises(UsageError, match="neither a shipped model"):
-        resolve_model("no-such-model")
+    with pytest.raises(UsageError, match="neither an existing checkpoint path nor a shipped model; shipped models: ") as info:
+        resolve("no-such-model")
+    assert all(name in str(info.value) for name in SHIPPED)
 
 
 @pytest.mark.skipif("gdss-qm9" not in SHIPPED, reason="molecule model not shipped")

@@ -40,7 +40,8 @@ REQUIRED_CARD_KEYS = ("unigen_checkpoint", "family", "model_args", "state", "wei
 
 
 def load(path, family: str | None = None, device="cpu"):
-    """Load a model (eval mode) from a checkpoint or run directory; ``model.card`` holds its card.
+    """Load a model (eval mode) from a checkpoint, a run directory or a shipped model name
+    (resolved by :func:`resolve`); ``model.card`` holds its card.
 
     ``family``: refuse a checkpoint of any other family. Every failure (missing files, corrupt
     or truncated weights, a card that does not match the weights) is a one-line UsageError.
@@ -51,23 +52,35 @@ def load(path, family: str | None = None, device="cpu"):
         raise UsageError(f"checkpoint {directory} is a '{card['family']}' model, expected a '{family}' model")
     model = build_model(card, directory)
     tensors = read_tensors(directory / WEIGHTS, expected_sha256=card["weights_sha256"])
-    load_weights(model, tensors, directory)
+    load_weights(model, model.upgrade_weights(tensors), directory)
     model.card = card
     return model.to(device).eval()
 
 
-def resolve(path) -> Path:
-    """The checkpoint directory for ``path``: a shipped model name (``unigen.pretrained``), a
-    checkpoint, its weights file, or a run directory."""
+def resolve(name_or_path) -> Path:
+    """The checkpoint directory for a model argument: the one place a model name is resolved.
+
+    Priority, first match wins:
+
+    1. an existing path on disk: a checkpoint directory, a file inside one (its weights or
+       card), or a run directory (its latest checkpoint);
+    2. a shipped model name (``unigen.pretrained.available()``), e.g. ``"gdss-qm9"``;
+    3. otherwise a UsageError that lists the shipped names.
+
+    So a directory ``./gdss-qm9`` shadows the shipped model of that name: what you point at on
+    disk is what you get, and a path that is not a checkpoint fails loudly instead of silently
+    loading a different model. The shipped copy stays reachable as
+    ``unigen.pretrained.ROOT / "gdss-qm9"``.
+    """
     from unigen import pretrained
 
-    path = Path(path)
+    path = Path(name_or_path)
     if not path.exists():
-        shipped = pretrained.shipped_path(path)
+        shipped = pretrained.shipped_path(name_or_path)
         if shipped is not None:
             return shipped
-        names = ", ".join(pretrained.available()) or "none"
-        raise UsageError(f"checkpoint {path} does not exist (and is not a shipped model: {names})")
+        names = ", ".join(pretrained.available()) or "none in this installation"
+        raise UsageError(f"model '{name_or_path}' is neither an existing checkpoint path nor a shipped model; shipped models: {names}")
     if path.is_file():
         path = path.parent
     if (path / CARD).is_file():
@@ -105,14 +118,15 @@ def read_card(directory) -> dict:
 
 def build_model(card: dict, directory):
     """A freshly initialised model of the card's family, arguments and tokenizer state."""
-    from unigen.config import from_dict
+    from unigen.construct import from_dict
     from unigen.models.registry import get_family
 
     try:
         cls = get_family(card["family"])
     except UsageError as err:
         raise UsageError(f"checkpoint {directory}: {err}") from None
-    config = from_dict(cls.Config, card["model_args"], "model_args", f"checkpoint {directory}")
+    args = cls.upgrade_model_args(card["model_args"]) if isinstance(card["model_args"], dict) else card["model_args"]
+    config = from_dict(cls.Config, args, "model_args", f"checkpoint {directory}")
     try:
         return cls(config, card["state"])
     except (ValueError, KeyError, TypeError, AttributeError) as err:
@@ -188,7 +202,7 @@ def make_card(model, recipe: dict | None, dataset: dict | None, steps: int, metr
 
     import torch
 
-    from unigen import __version__
+    from unigen._version import __version__
 
     return {
         "unigen_checkpoint": FORMAT_VERSION,

@@ -19,18 +19,16 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
+from unigen.construct import check_keys, coerce, from_dict, show
 from unigen.errors import UsageError
 
 SECTIONS = ("family", "shared", "model", "data", "train")
-_FLOAT_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _REF_RE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
@@ -99,17 +97,17 @@ def load_recipe(path, overrides=()) -> Recipe:
 def parse_recipe(raw: dict, overrides=(), source: str = "recipe") -> Recipe:
     """Validate a recipe mapping (after applying overrides) into a :class:`Recipe`."""
     raw = apply_overrides(raw, overrides)
-    _check_keys(raw, SECTIONS, "the recipe's top level", source)
+    check_keys(raw, SECTIONS, "the recipe's top level", source)
     if "family" not in raw:
         raise UsageError(f"{source}: missing key 'family'")
     shared = raw.get("shared") or {}
     if not isinstance(shared, dict):
-        raise UsageError(f"{source}: section 'shared' must be a mapping, got {_show(shared)}")
+        raise UsageError(f"{source}: section 'shared' must be a mapping, got {show(shared)}")
     raw = _interpolate(raw, shared, source)
     from unigen.models.registry import get_family
 
     try:
-        family = get_family(_coerce(raw["family"], str, "family", source))
+        family = get_family(coerce(raw["family"], str, "family", source))
     except UsageError as err:
         raise UsageError(f"{source}: {err}") from None
     return Recipe(
@@ -136,23 +134,9 @@ def apply_overrides(raw: dict, overrides) -> dict:
 
     raw = copy.deepcopy(raw)
     for item in overrides:
-        key, value = _split_override(item)
+        key, value = parse_override(item)
         _set_dotted(raw, key, value)
     return raw
-
-
-def from_dict(cls, mapping, section: str, source: str = "recipe"):
-    """Build dataclass ``cls`` from ``mapping``, rejecting unknown keys and wrong types."""
-    if not isinstance(mapping, dict):
-        raise UsageError(f"{source}: section '{section}' must be a mapping, got {_show(mapping)}")
-    names = [f.name for f in dataclasses.fields(cls)]
-    _check_keys(mapping, names, f"section '{section}'", source)
-    hints = typing.get_type_hints(cls)
-    values = {k: _coerce(v, hints[k], f"{section}.{k}", source) for k, v in mapping.items()}
-    try:
-        return cls(**values)
-    except (TypeError, ValueError) as err:  # a dataclass __post_init__ rejecting a combination
-        raise UsageError(f"{source}: section '{section}': {err}") from None
 
 
 # ---------------------------------------------------------------------------------------
@@ -180,7 +164,8 @@ def _resolve_data_path(raw: dict, base: Path) -> None:
         data["path"] = str((base / data["path"]).resolve())
 
 
-def _split_override(item: str):
+def parse_override(item: str) -> tuple[str, object]:
+    """``"a.b=value"`` -> ``("a.b", value)``, the value parsed as YAML."""
     if "=" not in item:
         raise UsageError(f"--set expects KEY=VALUE (e.g. train.lr=3e-4), got '{item}'")
     key, text = item.split("=", 1)
@@ -230,88 +215,3 @@ def _data_config(mapping, source: str) -> DataConfig:
     if (data.dataset is None) == (data.path is None):
         raise UsageError(f"{source}: section 'data' needs exactly one of 'dataset' or 'path'")
     return data
-
-
-def _check_keys(mapping: dict, valid, section: str, source: str) -> None:
-    for key in mapping:
-        if key not in valid:
-            raise UsageError(f"{source}: unknown key '{key}' in {section}; valid keys: {', '.join(sorted(valid))}")
-
-
-def _coerce(value, hint, key: str, source: str):
-    """Check ``value`` against type ``hint``; return it (ints widened to float where asked)."""
-    nested = _dataclass_in(hint)
-    if nested is not None and isinstance(value, dict):
-        return from_dict(nested, value, key, source)
-    ok, out = _match(value, hint)
-    if not ok:
-        raise UsageError(f"{source}: {key} must be {_type_name(hint)}, got {_show(value)}")
-    return out
-
-
-def _dataclass_in(hint):
-    """``hint`` itself, or the dataclass inside ``Optional[hint]``; else None."""
-    candidates = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
-    found = [c for c in candidates if dataclasses.is_dataclass(c)]
-    return found[0] if found else None
-
-
-def _match(value, hint):
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if hint is Any:
-        return True, value
-    if origin is Literal:
-        return value in args, value
-    if origin in (typing.Union, types.UnionType):
-        for arg in args:
-            ok, out = _match(value, arg)
-            if ok:
-                return True, out
-        return False, value
-    if origin in (list, tuple):
-        return _match_list(value, args[0] if args else Any)
-    if dataclasses.is_dataclass(hint):
-        return isinstance(value, hint), value
-    return _match_scalar(value, origin or hint)
-
-
-def _match_list(value, item_hint):
-    if not isinstance(value, (list, tuple)):
-        return False, value
-    results = [_match(v, item_hint) for v in value]
-    return all(ok for ok, _ in results), [out for _, out in results]
-
-
-def _match_scalar(value, cls):
-    if value is None:
-        return cls is type(None), value
-    if cls is float:
-        if isinstance(value, str) and _FLOAT_RE.match(value.strip()):  # YAML 1.1 reads 1e-3 as a string
-            return True, float(value)
-        return isinstance(value, (int, float)) and not isinstance(value, bool), float(value) if _is_number(value) else value
-    if cls is int:
-        return isinstance(value, int) and not isinstance(value, bool), value
-    return isinstance(value, cls), value
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _type_name(hint) -> str:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in args)
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in args)
-    if origin in (list, tuple):
-        return f"a list of {_type_name(args[0])}" if args else "a list"
-    if hint is type(None):
-        return "null"
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a mapping"}.get(
-        hint, getattr(hint, "__name__", str(hint))
-    )
-
-
-def _show(value) -> str:
-    return f"{value!r} ({type(value).__name__})"

@@ -1,18 +1,24 @@
 """Generate structures with a trained model and summarise them (the API behind ``unigen generate``).
 
     >>> model = unigen.load("gdss-qm9")                        # a shipped model or a checkpoint
-    >>> result = generate(model, 1000, seed=0)
-    >>> result.summary            # validity w/o correction, validity, uniqueness, novelty
-    >>> result.records            # MolGraph (valid molecules after GDSS post-processing) or Graph
+    >>> result = generate(model, 1000, seed=0, steps=50)       # any option of the model's Sampling
+    >>> result.summary            # e.g. validity w/o correction, validity, uniqueness, novelty
+    >>> result.records            # records of ``model.record_type``
 
-For molecules the post-processing is GDSS's (``unigen.chem.validity.gdss_postprocess``):
-the +1 charge rule, valency correction, largest fragment. "validity_wo_correction" is GDSS's
-number (denominator: all generated graphs); uniqueness is over the valid molecules; novelty is
-over the unique valid ones, against the hashes of the training set stored in the checkpoint.
+This module knows no family: it validates the options through the model's ``Sampling``
+dataclass, batches and seeds, shows progress sized from the sampler's real step count, calls
+``model.sample`` / ``model.decode`` (the family contract, ``unigen.models.registry``) and
+hands the records to ``unigen.chem.summary``.
+
+Seeds: batch ``k`` of a run with seed ``s`` draws from its own generator (seed ``s`` for the
+first batch, a hash of ``(s, k)`` after), so the output depends on ``s``, ``n`` and the batch
+size only, not on how many processes share the work. Under ``torchrun`` each rank samples the
+batches ``k = rank, rank + world, ...`` and rank 0 receives them all, in batch order.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import torch
@@ -22,63 +28,50 @@ from unigen.errors import UsageError
 
 @dataclass
 class GenerationResult:
-    records: list  # MolGraph (meta["smiles"] = canonical SMILES) or Graph
+    records: list  # records of model.record_type, after the summary's post-processing
     summary: dict = field(default_factory=dict)
 
 
-def generate(model, n: int, seed: int = 0, batch_size: int = 1000, progress: bool = False, **sampling) -> GenerationResult:
-    """Draw ``n`` samples in batches (fixed seed -> same output) and post-process them."""
+def generate(model, n: int, seed: int = 0, batch_size: int = 1000, progress: bool = False, conditions=None, **options) -> GenerationResult:
+    """Draw ``n`` samples in batches of ``batch_size`` and summarise them (rank 0 under torchrun)."""
+    from unigen.distributed import gather_objects, init_world
+
     if n < 1:
         raise UsageError(f"number of samples must be positive, got {n}")
     if batch_size < 1:
         raise UsageError(f"batch size must be positive, got {batch_size}")
+    opts = model.sampling_options(**options)
     device = next(model.parameters()).device
-    generator = torch.Generator(device=device).manual_seed(seed)
-    raw = []
-    bar = _progress_bar(model, n, batch_size, progress)
-    for start in range(0, n, batch_size):
-        x, adj, mask = model.sample(min(batch_size, n - start), generator=generator, progress=(lambda _: bar.update(1)) if bar else None, **sampling)
-        raw.extend(model.decode(x.cpu(), adj.cpu(), mask.cpu()))
-    if bar:
+    world = init_world(device)
+    batches = [(k, min(batch_size, n - start)) for k, start in enumerate(range(0, n, batch_size))]
+    mine = batches[world.rank :: world.size]
+    bar = _progress_bar(model.num_sampling_steps(opts) * len(mine), progress and world.is_main)
+    decoded = {}
+    for k, size in mine:
+        generator = torch.Generator(device=device).manual_seed(batch_seed(seed, k))
+        step = None if bar is None else (lambda _: bar.update(1))
+        raw = model.sample(size, generator=generator, options=opts, conditions=conditions, progress=step)
+        decoded[k] = model.decode(raw)
+    if bar is not None:
         bar.close()
-    if model.config.kind == "molecule":
-        return _molecule_result(model, raw)
-    return GenerationResult(raw, {"generated": len(raw), "mean_nodes": sum(g.num_nodes for g in raw) / len(raw)})
+    merged = {k: v for part in gather_objects(world, decoded) for k, v in part.items()}
+    records = [record for k in sorted(merged) for record in merged[k]]
+    from unigen.chem.summary import summarise
+
+    hashes = getattr(model, "train_hashes", None)
+    written, summary = summarise(records, None if hashes is None else hashes.cpu().numpy())
+    return GenerationResult(written, summary)
 
 
-def _progress_bar(model, n, batch_size, enabled):
-    if not enabled:
-        return None
+def batch_seed(seed: int, k: int) -> int:
+    """The seed of batch ``k``: ``seed`` itself for the first, a 63-bit hash of ``(seed, k)`` after."""
+    if k == 0:
+        return seed
+    digest = hashlib.blake2b(f"{seed}:{k}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & (2**63 - 1)
+
+
+def _progress_bar(total_steps: int, enabled: bool):
     from tqdm.auto import tqdm
 
-    steps = model.config.sampling.steps or model.sde_adj.N
-    return tqdm(total=steps * -(-n // batch_size), desc="sampling", unit="step", leave=False)
-
-
-def _molecule_result(model, graphs) -> GenerationResult:
-    from rdkit import Chem, RDLogger
-
-    from unigen.chem.convert import mol_to_graph
-
-    RDLogger.DisableLog("rdApp.*")  # invalid samples are counted, not printed one by one
-    from unigen.chem.validity import gdss_postprocess
-
-    valid_wo_correction, records = 0, []
-    for graph in graphs:
-        ok, mol = gdss_postprocess(graph)
-        valid_wo_correction += bool(ok)
-        if mol is not None:
-            record = mol_to_graph(mol)
-            record.meta["smiles"] = Chem.MolToSmiles(mol)
-            records.append(record)
-    smiles = [r.meta["smiles"] for r in records]
-    unique = set(smiles)
-    novel = [s for s in unique if model.is_novel(s)] if model.train_hashes.numel() else None
-    summary = {
-        "generated": len(graphs),
-        "validity_wo_correction": valid_wo_correction / len(graphs),
-        "validity": len(records) / len(graphs),
-        "uniqueness": len(unique) / max(len(records), 1),
-        "novelty": None if novel is None else len(novel) / max(len(unique), 1),
-    }
-    return GenerationResult(records, summary)
+    return tqdm(total=total_steps, desc="sampling", unit="step", leave=False) if enabled else None

@@ -29,7 +29,7 @@ Axes = int | Sequence[int] | None
 Kind = Literal["invariant", "vector", "position", "lattice"]
 E3_CHECKS = ("rotation", "reflection", "translation", "lattice_basis", "lattice_shift")
 
-__all__ = ["E3_CHECKS", "assert_e3_equivariant", "assert_no_future_leak", "assert_permutation_equivariant"]
+__all__ = ["E3_CHECKS", "FamilyContract", "assert_e3_equivariant", "assert_no_future_leak", "assert_permutation_equivariant"]
 
 
 # -- output handling ------------------------------------------------------------------------
@@ -343,3 +343,146 @@ def assert_no_future_leak(
     if require_effect and not effect:
         raise AssertionError("future leak: perturbing nodes changed no output at all, so the check proves nothing")
     return worst
+
+
+# -- the family contract ----------------------------------------------------------------------
+
+
+class FamilyContract:
+    """Tests every model family passes (``unigen.models.registry``): subclass it in a test module.
+
+    ::
+
+        class TestGDSSContract(FamilyContract):
+            family = "gdss"
+            sampling = {"steps": 5}                      # fast options for the sampling tests
+            def make_model(self): ...                    # small, fitted on self.records()
+            def records(self): ...                       # 8 training records
+            def check_symmetry(self, model, batch): ...  # permutation / leakage / E(3) check
+
+    Checks: the class is registered under ``family``; the loss is finite and falls when
+    overfitting the 8 records; ``sample`` -> ``decode`` returns ``record_type`` records (or, for
+    a family without ``Sampling``, a one-line refusal); the same seed gives the same output; an
+    unknown sampling option is refused naming the valid ones; a model rebuilt from its card state
+    and weights computes the same loss; the family's own symmetry check.
+    """
+
+    family: str = ""
+    sampling: dict = {}
+    sample_n: int = 3
+    overfit_steps: int = 150
+    overfit_lr: float = 5e-3
+    overfit_ratio: float = 0.7  # mean loss of the last 10 steps / of the first 10 must be below this
+
+    def make_model(self):
+        raise NotImplementedError
+
+    def records(self) -> list:
+        raise NotImplementedError
+
+    def check_symmetry(self, model, batch) -> None:
+        raise NotImplementedError
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _batch(self, model) -> dict:
+        return model.collate([model.encode(r) for r in self.records()])
+
+    def _loss(self, model, batch, seed: int = 0):
+        torch.manual_seed(seed)
+        out = model.loss(batch)
+        return out[0] if isinstance(out, tuple) else out
+
+    def _sample(self, model, seed: int):
+        options = model.sampling_options(**self.sampling)
+        return model.sample(self.sample_n, generator=torch.Generator().manual_seed(seed), options=options)
+
+    # -- the contract -----------------------------------------------------------------------
+
+    def test_family_is_registered(self):
+        from unigen.models.registry import get_family
+
+        assert type(self.make_model()) is get_family(self.family)
+
+    def test_loss_is_finite_and_falls_when_overfitting(self):
+        torch.manual_seed(0)
+        model = self.make_model().train()
+        batch = self._batch(model)
+        optimizer = torch.optim.Adam(model.parameters(), lr=self.overfit_lr)
+        losses = []
+        for step in range(self.overfit_steps):
+            loss = self._loss(model, batch, seed=step)
+            assert torch.isfinite(loss), f"loss is {loss.item()} at step {step}"
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        first, last = sum(losses[:10]) / 10, sum(losses[-10:]) / 10
+        assert last < self.overfit_ratio * first, f"loss fell from {first:.4g} to {last:.4g} only"
+
+    def test_sample_decode_gives_the_declared_records(self):
+        from unigen.errors import UsageError
+
+        model = self.make_model().eval()
+        if model.Sampling is None:
+            try:
+                model.refuse_generation()
+            except UsageError as err:
+                assert "does not generate" in str(err) and "\n" not in str(err)
+            else:
+                raise AssertionError(f"family '{self.family}' has no Sampling but does not refuse to generate")
+            return
+        records = model.decode(self._sample(model, 0))
+        assert len(records) == self.sample_n
+        assert model.record_type in model.record_types or not model.record_types
+        assert all(isinstance(r, model.record_type) for r in records), [type(r).__name__ for r in records]
+
+    def test_same_seed_same_output(self):
+        model = self.make_model().eval()
+        if model.Sampling is None:
+            return
+        first, again, other = (self._sample(model, seed) for seed in (1, 1, 2))
+        assert _same(first, again), "the same seed gave different samples"
+        assert not _same(first, other), "different seeds gave the same samples"
+
+    def test_unknown_sampling_option_lists_the_valid_ones(self):
+        from dataclasses import fields
+
+        from unigen.errors import UsageError
+
+        model = self.make_model()
+        if model.Sampling is None:
+            return
+        try:
+            model.sampling_options(nope=1)
+        except UsageError as err:
+            assert all(f.name in str(err) for f in fields(model.Sampling)), str(err)
+        else:
+            raise AssertionError("an unknown sampling option was accepted")
+
+    def test_rebuilt_from_card_state_computes_the_same_loss(self):
+        model = self.make_model().eval()
+        rebuilt = type(model)(model.config, model.card_state()).eval()
+        rebuilt.load_state_dict(model.state_dict())
+        batch = self._batch(model)
+        with torch.no_grad():
+            assert torch.allclose(self._loss(model, batch), self._loss(rebuilt, batch))
+
+    def test_symmetry(self):
+        model = self.make_model().eval()
+        self.check_symmetry(model, self._batch(model))
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Deep equality of raw samples: tensors, arrays and containers of them."""
+    if isinstance(a, Tensor):
+        return isinstance(b, Tensor) and a.shape == b.shape and bool(torch.equal(a, b))
+    if isinstance(a, Mapping):
+        return isinstance(b, Mapping) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if hasattr(a, "__array__"):
+        import numpy as np
+
+        return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+    return a == b

@@ -1,9 +1,13 @@
 """Tiny inputs for the backbone tests, built in code."""
 
+from dataclasses import dataclass
+
 import pytest
 import torch
+from torch import nn
 
 from unigen.backbone import Backbone, BackboneConfig
+from unigen.heads import VectorHead
 
 TINY = dict(dim=16, depth=2, heads=2, pair_dim=4, num_rbf=8, cutoff=3.0)
 
@@ -26,10 +30,32 @@ def float64():
     torch.set_default_dtype(old)
 
 
-def tiny_model(**overrides) -> Backbone:
-    """A 2-block, 16-wide backbone in eval mode (node features of width 5 by default)."""
+@dataclass
+class WithVectorsOutput:
+    h: torch.Tensor
+    pair: torch.Tensor | None
+    vec: torch.Tensor
+
+
+class WithVectors(nn.Module):
+    """A backbone plus the equivariant vector head, as a 3D family would combine them."""
+
+    def __init__(self, backbone: Backbone):
+        super().__init__()
+        self.backbone, self.config = backbone, backbone.config
+        self.vector_head = VectorHead.for_backbone(backbone.config)
+
+    def forward(self, **inputs):
+        out = self.backbone(**inputs)
+        return WithVectorsOutput(out.h, out.pair, self.vector_head(out))
+
+
+def tiny_model(vector_output: bool = False, **overrides) -> nn.Module:
+    """A 2-block, 16-wide backbone in eval mode (node features of width 5 by default);
+    ``vector_output``: with the vector head on top (``out.vec``)."""
     options = {**TINY, "node_in": 5, **overrides}
-    return Backbone(BackboneConfig(**options)).eval()
+    backbone = Backbone(BackboneConfig(**options))
+    return (WithVectors(backbone) if vector_output else backbone).eval()
 
 
 def dense_inputs(model: Backbone, b: int = 2, n: int = 7, padding: bool = True, dtype=None) -> dict:

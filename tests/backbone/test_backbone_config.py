@@ -16,7 +16,7 @@ from unigen.errors import UsageError
         (dict(dim=30, heads=4), "must be divisible"),
         (dict(pair_in=3), "set backbone.pair_dim > 0"),
         (dict(ppgn=True), "set backbone.pair_dim > 0"),
-        (dict(vector_output=True), "needs geometry"),
+        (dict(cond_dim=-1), "cond_dim must be >= 0"),
         (dict(dim=8, heads=4, rotary="3d"), "even head size >= 6"),
         (dict(depth=0), "positive integer"),
     ],

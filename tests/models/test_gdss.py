@@ -5,9 +5,11 @@ import pytest
 import torch
 
 from unigen.chem import convert
-from unigen.models.gdss import GDSS, GDSSConfig, SDEConfig, ScoreNetConfig, ScoreNetwork, SamplingConfig, decode_graphs, decode_molecules, smiles_hash
-from unigen.structures import Graph
-from unigen.testing import assert_permutation_equivariant
+from unigen.chem.summary import contains, smiles_hash
+from unigen.errors import UsageError
+from unigen.models.gdss import GDSS, GDSSConfig, GDSSSampling, SDEConfig, ScoreNetConfig, ScoreNetwork, decode_graphs, decode_molecules
+from unigen.structures import Graph, MolGraph
+from unigen.testing import FamilyContract, assert_permutation_equivariant
 
 SMILES = ["CCO", "CC(=O)O", "C#N", "CN", "OCCO", "CC=O", "NC=O", "CCC"]
 
@@ -18,13 +20,13 @@ def _inputs(b=3, n=6, f=4, dtype=torch.float64):
     a = torch.randn(b, n, n, generator=g, dtype=dtype).triu(1)
     mask = torch.ones(b, n, dtype=dtype)
     mask[0, 4:] = 0
-    return {"x": x, "adj": a + a.transpose(1, 2), "mask": mask, "t": torch.rand(b, generator=g, dtype=dtype)}
+    return {"x": x, "adj": a + a.transpose(1, 2), "node_mask": mask, "t": torch.rand(b, generator=g, dtype=dtype)}
 
 
 @pytest.mark.parametrize("readout", ["node", "pair"])
 def test_score_networks_are_permutation_equivariant(readout):
     net = ScoreNetwork(ScoreNetConfig(dim=16, depth=2, heads=2, pair_dim=8, adj_powers=3), 4, readout, True).double()
-    axes = {"x": 1, "adj": (1, 2), "mask": 1}
+    axes = {"x": 1, "adj": (1, 2), "node_mask": 1}
     err = assert_permutation_equivariant(net, _inputs(), node_axes=axes, output_node_axes=1 if readout == "node" else (1, 2))
     assert err < 1e-6
 
@@ -41,11 +43,11 @@ def test_adjacency_score_symmetric_and_masked():
 def _model(kind="molecule", records=None, steps=50):
     cfg = GDSSConfig(
         kind=kind,
-        sde_x=SDEConfig("VE", 0.1, 1.0, steps),
-        sde_adj=SDEConfig("VE", 0.1, 1.0, steps),
+        sde_x=SDEConfig("VE", sigma_min=0.1, sigma_max=1.0, num_scales=steps),
+        sde_adj=SDEConfig("VE", sigma_min=0.1, sigma_max=1.0, num_scales=steps),
         net_x=ScoreNetConfig(dim=16, depth=1, heads=2, pair_dim=8),
         net_adj=ScoreNetConfig(dim=16, depth=2, heads=2, pair_dim=8),
-        sampling=SamplingConfig(steps=steps),
+        sampling=GDSSSampling(steps=steps),
     )
     return GDSS(cfg, GDSS.fit_state(cfg, records))
 
@@ -55,7 +57,7 @@ def test_encode_decode_roundtrip_molecules():
     model = _model(records=records)
     batch = model.collate([model.encode(r) for r in records])
     assert batch["x"].shape == (8, 4, 3) and batch["adj"].shape == (8, 4, 4)
-    decoded = decode_molecules(batch["x"], batch["adj"], batch["mask"], model.state["atom_types"])
+    decoded = decode_molecules(batch["x"], batch["adj"], batch["node_mask"], model.state["atom_types"])
     assert [convert.graph_to_smiles(g) for g in decoded] == [convert.canonical_smiles(s) for s in SMILES]
 
 
@@ -96,25 +98,69 @@ def test_novelty_hashes():
     model = _model(records=[convert.smiles_to_graph(s) for s in SMILES])
     assert model.train_hashes.numel() == len(SMILES) and model.card_state()["num_train_hashes"] == len(SMILES)
     assert "train_hashes" not in model.card_state()
-    assert not model.is_novel(convert.canonical_smiles("OCC"))
-    assert model.is_novel("c1ccccc1")
+    assert contains(model.train_hashes.numpy(), convert.canonical_smiles("OCC"))
+    assert not contains(model.train_hashes.numpy(), "c1ccccc1")
     assert smiles_hash("CCO") == smiles_hash("CCO") != smiles_hash("OCC")
 
 
-def test_sampling_shapes_masks_and_seed_determinism():
+def _sample(model, n, seed=None, **options):
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    raw = model.sample(n, generator=generator, options=model.sampling_options(**options))
+    return raw["x"], raw["adj"], raw["node_mask"]
+
+
+def test_sampling_shapes_masks_and_every_sampler():
     model = _model(records=[convert.smiles_to_graph(s) for s in SMILES], steps=5)
-    x1, a1, m1 = model.sample(6, generator=torch.Generator().manual_seed(3))
-    x2, a2, m2 = model.sample(6, generator=torch.Generator().manual_seed(3))
-    assert torch.equal(x1, x2) and torch.equal(a1, a2)
+    x1, a1, m1 = _sample(model, 6, seed=3)
     assert x1.shape == (6, 4, 3) and torch.allclose(a1, a1.transpose(1, 2))
-    sizes = m1.sum(1)
-    assert set(sizes.tolist()) <= {2.0, 3.0, 4.0}
+    assert set(m1.sum(1).tolist()) <= {2.0, 3.0, 4.0}
     assert torch.all(x1 * (1 - m1).unsqueeze(-1) == 0)
     for sampler in ("s4", "euler", "euler-langevin"):
-        x, adj, mask = model.sample(2, sampler=sampler)
+        x, adj, _ = _sample(model, 2, sampler=sampler)
         assert torch.isfinite(x).all() and torch.allclose(adj, adj.transpose(1, 2))
-    with pytest.raises(ValueError, match="unknown sampler 'leapfrog'"):
-        model.sample(2, sampler="leapfrog")
+    with pytest.raises(UsageError, match="sampler 'leapfrog' is not one of pc, euler, euler-langevin, s4"):
+        model.sampling_options(sampler="leapfrog")
+
+
+@pytest.mark.parametrize("key, value, message", [("snr", 0, "snr must be > 0"), ("scale_eps", -1, "scale_eps must be >= 0"),
+                                                 ("steps", -2, "steps must be >= 0"), ("eps", 1.5, r"eps must lie in \(0, 1\)")])
+def test_sampling_options_out_of_range(key, value, message):
+    with pytest.raises(UsageError, match=message):
+        _model(records=[convert.smiles_to_graph(s) for s in SMILES]).sampling_options(**{key: value})
+
+
+def test_steps_override_reaches_the_sampler_and_progress():
+    model = _model(records=[convert.smiles_to_graph(s) for s in SMILES], steps=50)
+    seen = []
+    options = model.sampling_options(steps=7)
+    assert model.num_sampling_steps(options) == 7 and model.num_sampling_steps(model.sampling_options()) == 50
+    model.sample(2, generator=None, options=options, progress=seen.append)
+    assert seen == list(range(7)) and model.sde_x.N == 50
+
+
+def test_sde_config_names_its_schedule():
+    assert SDEConfig("VE").build().sigma_max == 1.0 and SDEConfig("VP", beta_max=20.0).build().beta_max == 20.0
+    with pytest.raises(ValueError, match="beta_max, beta_min do not apply to a VE SDE; it takes sigma_min and sigma_max"):
+        SDEConfig("VE", beta_min=0.1, beta_max=1.0)
+    with pytest.raises(ValueError, match="0 < sigma_min < sigma_max"):
+        SDEConfig("VE", sigma_min=2.0, sigma_max=1.0)
+
+
+def test_old_cards_and_weights_are_upgraded():
+    """Checkpoints written before the sigma_* names and the backbone's condition input still load."""
+    args = GDSS.upgrade_model_args({"sde_x": {"kind": "VE", "beta_min": 0.2, "beta_max": 2.0}, "sde_adj": {"kind": "VP", "beta_min": 0.1}})
+    assert args["sde_x"] == {"kind": "VE", "sigma_min": 0.2, "sigma_max": 2.0} and args["sde_adj"] == {"kind": "VP", "beta_min": 0.1}
+    model = _model(records=[convert.smiles_to_graph(s) for s in SMILES])
+    new = model.state_dict()
+    old = {k: v for k, v in new.items() if "cond_" not in k and ".head." not in k}
+    for net in ("net_x", "net_adj"):
+        for embed, cond in (("node_embed", "cond_embed"), ("pair_embed", "cond_pair_embed")):
+            old[f"{net}.backbone.{embed}.weight"] = torch.cat([new[f"{net}.backbone.{embed}.weight"], new[f"{net}.backbone.{cond}.weight"]], 1)
+        for k in [k for k in new if k.startswith(f"{net}.head.mlp.")]:
+            old[k.replace(".head.mlp.", ".head.")] = new[k]
+    upgraded = GDSS.upgrade_weights(old)
+    assert upgraded.keys() == new.keys() and all(torch.equal(upgraded[k], new[k]) for k in new)
+    assert GDSS.upgrade_weights(new).keys() == new.keys()
 
 
 def _train(model, records, steps, lr=5e-3):
@@ -143,12 +189,45 @@ def test_tiny_model_overfits_and_generates_training_graphs():
     records = [convert.smiles_to_graph(s) for s in SMILES]
     model = _model(records=records, steps=100)
     _train(model, records, 1500)
-    x, adj, mask = model.sample(32, generator=torch.Generator().manual_seed(0))
+    raw = model.sample(32, generator=torch.Generator().manual_seed(0), options=model.sampling_options())
     generated = []
-    for g in model.decode(x, adj, mask):
+    for g in model.decode(raw):
         try:
             generated.append(convert.graph_to_smiles(g))
         except ValueError:
             generated.append(None)
     train = {convert.canonical_smiles(s) for s in SMILES}
     assert sum(s in train for s in generated) >= 16
+
+
+class TestGDSSContract(FamilyContract):
+    family = "gdss"
+    sampling = {"steps": 5}
+    overfit_steps = 120
+
+    def records(self):
+        return [convert.smiles_to_graph(s) for s in SMILES]
+
+    def make_model(self):
+        torch.manual_seed(0)
+        return _model(records=self.records())
+
+    def check_symmetry(self, model, batch):
+        """Both score networks are permutation equivariant on a real (padded) batch."""
+        model = model.double()
+        inputs = {"x": batch["x"].double(), "adj": batch["adj"].double(), "node_mask": batch["node_mask"].double(),
+                  "t": torch.full((len(batch["x"]),), 0.3, dtype=torch.float64)}
+        axes = {"x": 1, "adj": (1, 2), "node_mask": 1}
+        assert_permutation_equivariant(model.net_x, inputs, node_axes=axes, output_node_axes=1)
+        assert_permutation_equivariant(model.net_adj, inputs, node_axes=axes, output_node_axes=(1, 2))
+
+
+class TestGDSSGraphContract(TestGDSSContract):
+    def records(self):
+        return [Graph(4, [[0, 1, 2], [1, 2, 3]]), Graph(3, [[0, 1], [1, 2]]), Graph(4, [[0, 0, 0], [1, 2, 3]]),
+                Graph(3, [[0, 1, 0], [1, 2, 2]]), Graph(2, [[0], [1]]), Graph(4, [[0, 1, 2, 3], [1, 2, 3, 0]]),
+                Graph(3, [[0], [1]]), Graph(4, [[0, 2], [1, 3]])]
+
+    def make_model(self):
+        torch.manual_seed(0)
+        return _model("graph", self.records())

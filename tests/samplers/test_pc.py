@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from unigen.processes.sde import VESDE, SubVPSDE, VPSDE
-from unigen.samplers.pc import CORRECTORS, PREDICTORS, IncompatibleSampler, Variable, check_compatible, sample_pc, sample_s4
+from unigen.samplers import get_sampler, sampler_names
+from unigen.samplers.pc import CORRECTORS, PREDICTORS, IncompatibleSampler, SDESampling, Variable, check_compatible, sample_pc, sample_s4
 
 MU, S = 1.0, 0.5  # data: every entry ~ N(MU, S^2)
 
@@ -36,7 +37,8 @@ def test_pc_sampler_recovers_gaussian(sde_name, predictor, corrector):
     if predictor == "ancestral" and sde_name == "subVP":
         pytest.skip("incompatible, covered below")
     g = torch.Generator().manual_seed(0)
-    out = sample_pc(exact_score(variables), variables, 2, predictor=predictor, corrector=corrector, snr=0.05, scale_eps=1.0, eps=1e-3, generator=g)
+    run = SDESampling(snr=0.05, scale_eps=1.0, eps=1e-3, generator=g)
+    out = sample_pc(exact_score(variables), variables, 2, run, predictor=predictor, corrector=corrector)
     x = out["x"].flatten()
     assert x.mean().item() == pytest.approx(MU, abs=0.05)
     assert x.std().item() == pytest.approx(S, rel=0.1)
@@ -45,7 +47,7 @@ def test_pc_sampler_recovers_gaussian(sde_name, predictor, corrector):
 @pytest.mark.parametrize("sde_name", ["VP", "VE"])
 def test_s4_solver_recovers_gaussian(sde_name):
     variables = {"x": Variable(SDES[sde_name], (4000,))}
-    out = sample_s4(exact_score(variables), variables, 2, snr=0.05, scale_eps=1.0, generator=torch.Generator().manual_seed(0))
+    out = sample_s4(exact_score(variables), variables, 2, SDESampling(snr=0.05, scale_eps=1.0, generator=torch.Generator().manual_seed(0)))
     x = out["x"].flatten()
     assert x.mean().item() == pytest.approx(MU, abs=0.05)
     assert x.std().item() == pytest.approx(S, rel=0.1)
@@ -58,7 +60,8 @@ def test_scale_eps_below_one_sharpens_the_distribution():
     variables = {"x": Variable(sde, (4000,))}
     spread = {}
     for scale in (1.0, 0.7):
-        out = sample_pc(exact_score(variables), variables, 2, snr=0.2, scale_eps=scale, eps=1e-4, generator=torch.Generator().manual_seed(0))
+        run = SDESampling(snr=0.2, scale_eps=scale, eps=1e-4, generator=torch.Generator().manual_seed(0))
+        out = sample_pc(exact_score(variables), variables, 2, run)
         spread[scale] = out["x"].std().item()
     assert spread[1.0] == pytest.approx(S, rel=0.1)
     assert spread[0.7] < 0.9 * spread[1.0]
@@ -75,7 +78,8 @@ def test_joint_system_keeps_adjacency_symmetric_and_masked():
         scores["adj"] = (a + a.transpose(-1, -2)) * mask[:, :, None] * mask[:, None, :]
         return scores
 
-    for out in (sample_pc(masked_score, variables, 2, node_mask=mask), sample_s4(masked_score, variables, 2, node_mask=mask)):
+    run = SDESampling(node_mask=mask)
+    for out in (sample_pc(masked_score, variables, 2, run), sample_s4(masked_score, variables, 2, run)):
         adj = out["adj"]
         assert torch.allclose(adj, adj.transpose(-1, -2))
         assert torch.all(adj.diagonal(dim1=-2, dim2=-1) == 0)
@@ -87,7 +91,7 @@ def test_compatibility_matrix():
         for predictor, corrector in COMBOS:
             variables = {"x": Variable(sde, (2,))}
             if predictor == "ancestral" and name == "subVP":
-                with pytest.raises(IncompatibleSampler, match="sub-VP"):
+                with pytest.raises(IncompatibleSampler, match="SubVPSDE"):
                     check_compatible(variables, predictor, corrector)
             else:
                 check_compatible(variables, predictor, corrector)
@@ -95,3 +99,22 @@ def test_compatibility_matrix():
         check_compatible({"x": Variable(SDES["VP"], (2,))}, "none", "none")
     with pytest.raises(IncompatibleSampler, match="valid: euler"):
         check_compatible({"x": Variable(SDES["VP"], (2,))}, "heun", "none")
+
+
+def test_steps_rediscretise_every_sde_and_leave_the_originals():
+    """``steps`` goes to the sampler, which runs exactly that many steps on re-discretised SDEs."""
+    sde = VESDE(0.1, 1.0, 1000)
+    variables = {"x": Variable(sde, (3,))}
+    seen = []
+    sample_pc(exact_score(variables), variables, 2, SDESampling(steps=7, progress=seen.append))
+    assert seen == list(range(7)) and sde.N == 1000
+    assert sde.with_steps(7).N == 7 and sde.with_steps(7).sigma_max == sde.sigma_max
+    with pytest.raises(ValueError, match="positive"):
+        sde.with_steps(0)
+
+
+def test_registry_names_and_unknown_sampler():
+    assert sampler_names("sde") == ("pc", "euler", "euler-langevin", "s4")
+    assert get_sampler("pc", "sde").fixed == {"predictor": "reverse", "corrector": "langevin"}
+    with pytest.raises(ValueError, match="valid: pc, euler, euler-langevin, s4"):
+        get_sampler("heun", "sde")

@@ -181,7 +181,7 @@ def test_bf16_autocast_trains_on_cpu_when_asked(tmp_path):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_asking_for_cuda_without_it_is_a_usage_error(tmp_path, capsys):
     assert main(["train", str(TINY), "--set", "train.device=cuda", "--set", f"train.out_dir={tmp_path}"]) == 2
-    assert "train.device=cuda but no CUDA device is available" in capsys.readouterr().err
+    assert "device 'cuda' requested but no CUDA device is available" in capsys.readouterr().err
 
 
 def test_tensorboard_logs_or_a_clear_message(tmp_path, capsys):

@@ -60,8 +60,8 @@ def test_extend_vocab_adds_the_new_types_and_keeps_the_old_predictions(parent, t
     assert new.atom_types == old.atom_types + ["Br", "P"]
     batch = old.collate([old.encode(r) for r in _graphs("CCO", "c1ccccc1F")])
     with torch.no_grad():  # lr=0: the old types' logits are exactly those of the parent
-        a = old.logits(batch["types"], batch["valence"], batch["bonds"], batch["atom_mask"])
-        b = new.logits(batch["types"], batch["valence"], batch["bonds"], batch["atom_mask"])
+        a = old.logits(batch["atom_types"], batch["valence"], batch["bonds"], batch["node_mask"])
+        b = new.logits(batch["atom_types"], batch["valence"], batch["bonds"], batch["node_mask"])
     assert torch.allclose(a, b[..., : len(old.atom_types)], atol=1e-6)
     assert (b[..., len(old.atom_types):] < a.max(-1, keepdim=True).values).all()
 

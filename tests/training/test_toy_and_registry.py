@@ -10,6 +10,7 @@ from unigen.errors import UsageError
 from unigen.models.registry import FamilyModel, get_family, list_families, register_family
 from unigen.models.toy import MaskedAtomModel, ToyConfig
 from unigen.structures import Molecule3D
+from unigen.testing import FamilyContract, assert_permutation_equivariant
 
 
 def _model():
@@ -23,8 +24,8 @@ def test_logits_are_permutation_equivariant():
     batch = model.collate([model.encode(graph)])
     perm = torch.tensor([3, 0, 5, 1, 4, 2])
     permuted = {
-        "types": batch["types"][:, perm], "valence": batch["valence"][:, perm],
-        "bonds": batch["bonds"][:, perm][:, :, perm], "atom_mask": batch["atom_mask"][:, perm],
+        "atom_types": batch["atom_types"][:, perm], "valence": batch["valence"][:, perm],
+        "bonds": batch["bonds"][:, perm][:, :, perm], "node_mask": batch["node_mask"][:, perm],
     }
     with torch.no_grad():
         a = model.logits(**batch)
@@ -44,7 +45,7 @@ def test_padding_does_not_change_a_molecule_logits():
 def test_encode_computes_bond_order_sums_and_refuses_what_it_cannot_represent():
     model = _model()
     example = model.encode(smiles_to_graph("OC=O"))  # O-C single, C=O double
-    assert example["types"].tolist() == [3, 1, 3]
+    assert example["atom_types"].tolist() == [3, 1, 3]
     assert example["valence"].tolist() == [2, 6, 4]  # twice the bond-order sums 1, 3, 2
     with pytest.raises(ValueError, match="atom types F are not in the model's vocabulary"):
         model.encode(smiles_to_graph("CF"))
@@ -82,3 +83,19 @@ def test_env_prints_versions_devices_and_data_dir(capsys, monkeypatch, tmp_path)
 
     report = json.loads(capsys.readouterr().out)
     assert report["libraries"]["torch"] == torch.__version__
+
+
+class TestToyContract(FamilyContract):
+    family = "toy"
+    overfit_lr = 3e-3
+
+    def records(self):
+        return [smiles_to_graph(s) for s in ("CCO", "CC(=O)O", "C#N", "CN", "OCCO", "CC=O", "NC=O", "CCC")]
+
+    def make_model(self):
+        return _model()
+
+    def check_symmetry(self, model, batch):
+        inputs = {k: batch[k] for k in ("atom_types", "valence", "bonds", "node_mask")}
+        axes = {"atom_types": 1, "valence": 1, "bonds": (1, 2), "node_mask": 1}
+        assert_permutation_equivariant(model.logits, inputs, node_axes=axes, output_node_axes=1, atol=1e-5)

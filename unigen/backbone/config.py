@@ -30,6 +30,9 @@ class BackboneConfig:
             embeddings are summed, plus any ready-made ``embeddings (B, N, dim)`` passed to
             ``forward`` (a family's own embedder; with both sizes 0 it is the only input).
         pair_in: width of input pair features ``pair (B, N, N, pair_in)`` / ``edge_attr (E, pair_in)``.
+        cond_dim: width of a per-sample condition ``cond (B, cond_dim)`` (diffusion time or its
+            embedding, properties); a linear map adds it to every node's input embedding and, with a
+            pair state, to every pair's (0: no condition input). The one conditioning mechanism.
     Trunk:
         dim, depth, heads: node width, number of blocks, attention heads (``dim % heads == 0``).
         ffn: ``swiglu`` (Llama / Uni-3DAR) or ``mlp`` (GELU); ffn_hidden: 0 means ``4 * dim``.
@@ -48,7 +51,6 @@ class BackboneConfig:
         geometry: ``none``, ``distance`` (molecules: RBF of |x_i - x_j|) or ``periodic``
             (crystals: RBF summed over periodic images within ``cutoff``).
         num_rbf, cutoff: radial basis size and range (Angstrom); also the periodic cutoff.
-        vector_output: an EGNN-style equivariant vector per node, ``vec (B, N, 3)``.
         rotary: ``none``, ``1d`` (token index or ``positions``) or ``3d`` (``pos``, Uni-3DAR).
         rotary_theta, rotary_resolution: RoPE base; positions are divided by the resolution
             (Uni-3DAR: 0.01 Angstrom).
@@ -59,6 +61,7 @@ class BackboneConfig:
     vocab_size: int = 0
     node_in: int = 0
     pair_in: int = 0
+    cond_dim: int = 0
     dim: int = 128
     depth: int = 4
     heads: int = 4
@@ -76,7 +79,6 @@ class BackboneConfig:
     geometry: GeometryKind = "none"
     num_rbf: int = 16
     cutoff: float = 5.0
-    vector_output: bool = False
     rotary: RotaryKind = "none"
     rotary_theta: float = 10000.0
     rotary_resolution: float = 1.0
@@ -106,7 +108,7 @@ class BackboneConfig:
         for name in ("dim", "depth", "heads", "recycle", "num_rbf"):
             if getattr(self, name) < 1:
                 raise UsageError(f"backbone.{name} must be a positive integer, got {getattr(self, name)}")
-        for name in ("vocab_size", "node_in", "pair_in", "pair_dim", "ffn_hidden"):
+        for name in ("vocab_size", "node_in", "pair_in", "cond_dim", "pair_dim", "ffn_hidden"):
             if getattr(self, name) < 0:
                 raise UsageError(f"backbone.{name} must be >= 0, got {getattr(self, name)}")
         if self.dim % self.heads:
@@ -119,8 +121,6 @@ class BackboneConfig:
             raise UsageError("backbone.pair_in > 0 needs a pair state: set backbone.pair_dim > 0")
         if self.ppgn and not self.pair_dim:
             raise UsageError("backbone.ppgn needs a pair state: set backbone.pair_dim > 0")
-        if self.vector_output and self.geometry == "none":
-            raise UsageError("backbone.vector_output needs geometry: 'distance' or 'periodic'")
         if self.rotary != "none":
             axes = 3 if self.rotary == "3d" else 1
             if self.head_dim % 2 or self.head_dim // 2 < axes:

@@ -17,10 +17,27 @@ from unigen.backbone.attention import Attention
 from unigen.backbone.config import BackboneConfig
 from unigen.backbone.geometry import PairGeometry, dense_geometry, edge_displacements, pair_geometry
 from unigen.backbone.kv_cache import KVCache
-from unigen.backbone.layers import MLP, SwiGLU, VectorHead, drop_path, make_norm
+from unigen.backbone.layers import MLP, SwiGLU, drop_path, make_norm
 from unigen.backbone.masks import TokenMeta, check_mode, dense_meta, dense_visibility, edge_visibility
 from unigen.backbone.pair import PairFFN, PairUpdate, PPGNUpdate
 from unigen.backbone.rotary import Rotary
+
+
+@dataclass
+class PairContext:
+    """What a pair-wise read-out (``unigen.heads.VectorHead``) needs besides the states.
+
+    Dense path: ``rbf (B, N, N, R)``, ``direction (B, N, N, 3)``, ``visible (B, N, N)`` bool.
+    Sparse path: the visible edges only: ``edge_index (2, E_vis)``, ``attend (E_vis,)`` (their
+    rows in ``pair``), ``rbf (E_vis, R)``, ``direction (E_vis, 3)``. ``rbf`` / ``direction`` are
+    None without geometry. Not a tensor itself, so the symmetry helpers skip it.
+    """
+
+    visible: Tensor | None = None
+    rbf: Tensor | None = None
+    direction: Tensor | None = None
+    edge_index: Tensor | None = None
+    attend: Tensor | None = None
 
 
 @dataclass
@@ -31,12 +48,12 @@ class BackboneOutput:
         h: node states ``(B, N, dim)`` | ``(N, dim)``; zero on padding.
         pair: pair states ``(B, N, N, pair_dim)`` | ``(E, pair_dim)``, or None without a pair state;
             zero on pairs with a padded node.
-        vec: equivariant vectors ``(B, N, 3)`` | ``(N, 3)`` when ``vector_output``, else None.
+        context: :class:`PairContext` for read-out heads.
     """
 
     h: Tensor
     pair: Tensor | None = None
-    vec: Tensor | None = None
+    context: PairContext | None = None
 
 
 @dataclass
@@ -129,12 +146,13 @@ class Backbone(nn.Module):
         self.token_embed = nn.Embedding(cfg.vocab_size, d) if cfg.vocab_size else None
         self.node_embed = nn.Linear(cfg.node_in, d) if cfg.node_in else None
         self.pair_embed = nn.Linear(cfg.pair_in, p) if cfg.pair_in else None
+        self.cond_embed = nn.Linear(cfg.cond_dim, d, bias=False) if cfg.cond_dim else None
+        self.cond_pair_embed = nn.Linear(cfg.cond_dim, p, bias=False) if cfg.cond_dim and p else None
         self.geo_pair_embed = nn.Linear(cfg.num_rbf, p) if p and cfg.geometry != "none" else None
         rates = torch.linspace(0.0, cfg.drop_path, cfg.depth).tolist() if cfg.depth > 1 else [cfg.drop_path]
         self.blocks = nn.ModuleList(Block(cfg, rate) for rate in rates)
         self.final_norm = make_norm(cfg.norm, d)
         self.pair_final_norm = nn.LayerNorm(p) if p else None
-        self.vector_head = VectorHead(d, p, cfg.num_rbf) if cfg.vector_output else None
         axes = {"none": 0, "1d": 1, "3d": 3}[cfg.rotary]
         self.rotary = Rotary(cfg.head_dim, axes, cfg.rotary_theta, cfg.rotary_resolution) if axes else None
 
@@ -154,6 +172,7 @@ class Backbone(nn.Module):
         edge_index: Tensor | None = None,
         edge_attr: Tensor | None = None,
         batch: Tensor | None = None,
+        cond: Tensor | None = None,
         mask_mode: str | None = None,
         cache: KVCache | None = None,
     ) -> BackboneOutput:
@@ -166,22 +185,29 @@ class Backbone(nn.Module):
             (a graph's adjacency, the dense twin of ``edge_index``); pos ``(B, N, 3)``;
             lattice ``(B, 3, 3)`` rows = cell vectors (``geometry="periodic"``);
             positions ``(B, N)`` for 1-D rotary (default: token index); block_id ``(B, N)`` long and
-            is_target ``(B, N)`` bool for ``block_causal``; cache: a :class:`KVCache` for decoding.
+            is_target ``(B, N)`` bool for ``block_causal``; cache: a :class:`KVCache` for decoding;
+            cond ``(B, cond_dim)``: a per-sample condition (diffusion time, properties), added through
+            a linear map to every node's input embedding and every pair's initial state.
         Sparse fields (a flat batch of ``N`` nodes): tokens ``(N,)``, h ``(N, node_in)``, embeddings ``(N, dim)``;
             edge_index ``(2, E)`` rows (source j, target i), i attends to j; edge_attr ``(E, pair_in)``;
-            batch ``(N,)`` graph of each node; pos ``(N, 3)``; positions, block_id, is_target ``(N,)``.
+            batch ``(N,)`` graph of each node; pos ``(N, 3)``; positions, block_id, is_target ``(N,)``;
+            cond ``(G, cond_dim)``, one row per graph of ``batch``.
         ``mask_mode`` overrides ``config.mask_mode`` for this call.
         """
         mode = mask_mode or self.config.mask_mode
         check_mode(mode)
         x = self._embed(tokens, h, embeddings)
+        cond = self._check_cond(cond)
         if edge_index is not None:
             dense_only = {"node_mask": node_mask, "pair": pair, "pair_mask": pair_mask, "cache": cache}
             given = [name for name, value in dense_only.items() if value is not None]
             if given:
                 raise ValueError(f"{', '.join(given)}: dense-path inputs, not used with edge_index (use edge_attr, batch)")
-            return self._forward_sparse(x, edge_index, edge_attr, batch, pos, lattice, positions, block_id, is_target, mode)
-        return self._forward_dense(x, node_mask, pair, pair_mask, pos, lattice, positions, block_id, is_target, mode, cache)
+            sample = torch.zeros(x.shape[0], dtype=torch.long, device=x.device) if batch is None else batch
+            x = x if cond is None else x + self.cond_embed(cond).index_select(0, sample)
+            return self._forward_sparse(x, edge_index, edge_attr, sample, pos, lattice, positions, block_id, is_target, mode, cond)
+        x = x if cond is None else x + self.cond_embed(cond).unsqueeze(1)
+        return self._forward_dense(x, node_mask, pair, pair_mask, pos, lattice, positions, block_id, is_target, mode, cache, cond)
 
     # -- inputs ---------------------------------------------------------------------------
 
@@ -203,8 +229,17 @@ class Backbone(nn.Module):
             parts.append(self.node_embed(h))
         return sum(parts)
 
-    def _embed_pairs(self, pair: Tensor | None, geo: PairGeometry | None, shape: tuple, like: Tensor) -> Tensor | None:
-        """Initial pair state ``(..., pair_dim)`` from input pair features and distances."""
+    def _check_cond(self, cond: Tensor | None) -> Tensor | None:
+        if cond is not None and self.cond_embed is None:
+            raise ValueError("cond given but backbone.cond_dim is 0")
+        if self.cond_embed is not None and (cond is None or cond.shape[-1] != self.config.cond_dim):
+            shape = None if cond is None else tuple(cond.shape)
+            raise ValueError(f"backbone.cond_dim={self.config.cond_dim}: cond (B, {self.config.cond_dim}) is required, got {shape}")
+        return cond
+
+    def _embed_pairs(self, pair: Tensor | None, geo: PairGeometry | None, shape: tuple, like: Tensor, cond=None) -> Tensor | None:
+        """Initial pair state ``(..., pair_dim)`` from input pair features, distances and the condition
+        (``cond`` already aligned: ``(B, 1, 1, c)`` dense, ``(E, c)`` sparse)."""
         if pair is not None and self.pair_embed is None:
             raise ValueError("pair features / edge_attr given but backbone.pair_in is 0")
         if self.pair_embed is not None and pair is None:
@@ -216,6 +251,8 @@ class Backbone(nn.Module):
             e = e + self.pair_embed(pair)
         if geo is not None:
             e = e + self.geo_pair_embed(geo.rbf)
+        if cond is not None:
+            e = e + self.cond_pair_embed(cond)
         return e
 
     def _angles(self, pos: Tensor | None, positions: Tensor | None, index: Tensor, dtype: torch.dtype) -> Tensor | None:
@@ -251,7 +288,7 @@ class Backbone(nn.Module):
 
     # -- dense path -----------------------------------------------------------------------
 
-    def _forward_dense(self, x, node_mask, pair, pair_mask, pos, lattice, positions, block_id, is_target, mode, cache):
+    def _forward_dense(self, x, node_mask, pair, pair_mask, pos, lattice, positions, block_id, is_target, mode, cache, cond):
         b, t = x.shape[:2]
         node_mask = torch.ones(b, t, dtype=torch.bool, device=x.device) if node_mask is None else node_mask.bool()
         self._check_geometry(pos, lattice)
@@ -263,7 +300,7 @@ class Backbone(nn.Module):
         visible = reach if pair_mask is None else reach & pair_mask.bool()
         pair_valid = node_mask.unsqueeze(2) & node_mask.unsqueeze(1)
         geo = None if self.config.geometry == "none" else dense_geometry(pos, lattice, self.config.num_rbf, self.config.cutoff)
-        e = self._embed_pairs(pair, geo, (b, t, t), x)
+        e = self._embed_pairs(pair, geo, (b, t, t), x, None if cond is None else cond[:, None, None, :])
         fast = mode == "causal" and cache is None and pair_mask is None and e is None and geo is None and bool(node_mask.all())
         ctx = _DenseContext(
             visible=visible,
@@ -291,14 +328,12 @@ class Backbone(nn.Module):
         x = self.final_norm(x) * node_mask.unsqueeze(-1).to(x.dtype)
         if e is not None:
             e = self.pair_final_norm(e) * pair_valid.unsqueeze(-1).to(e.dtype)
-        vec = None
-        if self.vector_head is not None:
-            vec = self.vector_head.dense(x, e, geo.rbf, geo.direction, visible)
-        return BackboneOutput(h=x, pair=e, vec=vec)
+        context = PairContext(visible=visible, rbf=None if geo is None else geo.rbf, direction=None if geo is None else geo.direction)
+        return BackboneOutput(h=x, pair=e, context=context)
 
     # -- sparse path ----------------------------------------------------------------------
 
-    def _forward_sparse(self, x, edge_index, edge_attr, batch, pos, lattice, positions, block_id, is_target, mode):
+    def _forward_sparse(self, x, edge_index, edge_attr, sample, pos, lattice, positions, block_id, is_target, mode, cond):
         n = x.shape[0]
         if self.config.ppgn:
             raise ValueError("backbone.ppgn needs the dense path (pass pair (B, N, N, p), not edge_index)")
@@ -311,8 +346,8 @@ class Backbone(nn.Module):
         geo = None
         if self.config.geometry == "distance":
             geo = pair_geometry(*edge_displacements(pos, edge_index), self.config.num_rbf, self.config.cutoff)
-        e = self._embed_pairs(edge_attr, geo, (edge_index.shape[1],), x)
-        sample = torch.zeros(n, dtype=torch.long, device=x.device) if batch is None else batch
+        edge_cond = None if cond is None else cond.index_select(0, sample.index_select(0, edge_index[1]))
+        e = self._embed_pairs(edge_attr, geo, (edge_index.shape[1],), x, edge_cond)
         rbf = None if geo is None else geo.rbf
         ctx = _SparseContext(edge_index, attend, rbf, self._angles(pos, positions, meta.index, x.dtype), sample)
         for _, block in self._schedule():
@@ -322,9 +357,11 @@ class Backbone(nn.Module):
     def _sparse_output(self, x, e, geo, ctx: _SparseContext) -> BackboneOutput:
         x = self.final_norm(x)
         e = None if e is None else self.pair_final_norm(e)
-        vec = None
-        if self.vector_head is not None:
-            pick = lambda t: None if t is None else t.index_select(0, ctx.attend)  # noqa: E731
-            edges = ctx.edge_index.index_select(1, ctx.attend)
-            vec = self.vector_head.sparse(x, pick(e), pick(geo.rbf), pick(geo.direction), edges, self.config.scatter_backend)
-        return BackboneOutput(h=x, pair=e, vec=vec)
+        pick = lambda t: None if t is None else t.index_select(0, ctx.attend)  # noqa: E731
+        context = PairContext(
+            rbf=None if geo is None else pick(geo.rbf),
+            direction=None if geo is None else pick(geo.direction),
+            edge_index=ctx.edge_index.index_select(1, ctx.attend),
+            attend=ctx.attend,
+        )
+        return BackboneOutput(h=x, pair=e, context=context)

@@ -14,7 +14,7 @@ def command():
 def list_command():
     """Every dataset: kind, split sizes and whether its files are present."""
     from unigen.data import dataset_info, list_datasets
-    from unigen.data.paths import data_dir
+    from unigen.paths import data_dir
 
     click.echo(f"data dir: {data_dir()}")
     rows = [_row(dataset_info(name)) for name in list_datasets()]

@@ -33,9 +33,9 @@ def command(as_json):
 
 def collect() -> dict:
     """The environment report as nested dicts of strings."""
-    from unigen import __version__
+    from unigen._version import __version__
     from unigen.checkpoint import git_commit
-    from unigen.data.paths import cache_dir, data_dir
+    from unigen.paths import cache_dir, data_dir
 
     return {
         "unigen": {"version": __version__, "git_commit": git_commit(), "python": sys.version.split()[0],

@@ -1,50 +1,54 @@
-"""``unigen generate``: sample molecules or graphs from a shipped model or a checkpoint."""
+"""``unigen generate``: sample structures from a shipped model or a checkpoint, of any family.
+
+Family options go through ``--set sampling.KEY=VALUE`` and are checked by the model's
+``Sampling`` dataclass; the output format must be one whose writer takes the model's records.
+Under ``torchrun`` the samples are split across ranks and rank 0 writes one file.
+"""
 
 from __future__ import annotations
 
 import click
 
-from unigen.models.gdss import SAMPLERS
 from unigen.pretrained import DEFAULT_MODEL
-
-MOLECULE_FORMATS = ("smi", "sdf", "csv")
-GRAPH_FORMATS = ("json", "edgelist")
 
 
 @click.command(name="generate")
 @click.option("--model", "model_name", default=DEFAULT_MODEL, show_default=True, help="Shipped model name or checkpoint directory.")
-@click.option("-n", "--num-samples", type=click.IntRange(min=1), default=1000, show_default=True, help="Number of samples.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output file: .smi/.sdf/.csv (molecules) or .json/.edgelist (graphs).")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--steps", type=click.IntRange(min=1), default=None, help="Diffusion steps (default: the model's).")
-@click.option("--sampler", type=click.Choice(SAMPLERS), default=None, help="Sampler (default: the model's).")
-@click.option("--snr", type=click.FloatRange(min=0, min_open=True), default=None, help="Langevin corrector signal-to-noise ratio (pc, s4; default: the model's).")
-@click.option("--scale-eps", type=click.FloatRange(min=0), default=None, help="Langevin noise scale; 1.0 is unbiased, below 1 sharpens (default: the model's).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True)
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@click.option("-n", "--num-samples", type=click.IntRange(min=1, max=10**7), default=1000, show_default=True, help="Number of samples.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output file; the formats depend on the model's records (smi/sdf/csv for molecules, json/edgelist for graphs).")
+@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=0, show_default=True)
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Sampling steps (default: the model's); same as --set sampling.steps=N.")
+@click.option("--set", "settings", multiple=True, metavar="sampling.KEY=VALUE", help="A sampling option of the model's family, e.g. --set sampling.snr=0.1 (repeatable).")
+@click.option("--batch-size", type=click.IntRange(min=1, max=10**6), default=1000, show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Also write the summary as JSON.")
-def command(model_name, num_samples, output, seed, steps, sampler, snr, scale_eps, batch_size, device, json_out):
-    """Generate structures and print validity, uniqueness and novelty."""
+def command(model_name, num_samples, output, seed, steps, settings, batch_size, device, json_out):
+    """Generate structures and print a summary (for molecules: validity, uniqueness, novelty)."""
     import json
 
     import torch
 
     from unigen.checkpoint import load
-    from unigen.errors import UsageError
     from unigen.generation import generate
     from unigen.io import format_from_path, write
-    from unigen.io.atomic import atomic_write
-    from unigen.pretrained import resolve_model
+    from unigen.atomic import atomic_write
+    from unigen.distributed import init_world
+    from unigen.training.engine import pick_device
 
     fmt = format_from_path(output).name
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError(f"device '{device}' requested but CUDA is not available")
-    model = load(resolve_model(model_name), device=device)
-    kind = getattr(model.config, "kind", None)
-    wanted = MOLECULE_FORMATS if kind == "molecule" else GRAPH_FORMATS
-    if fmt not in wanted:
-        raise UsageError(f"a {kind} model writes {', '.join(wanted)} files, not '{fmt}' ({output})")
-    result = generate(model, num_samples, seed=seed, batch_size=batch_size, progress=True, steps=steps, sampler=sampler, snr=snr, scale_eps=scale_eps)
+    options = parse_sampling_settings(settings)
+    if steps is not None:
+        options["steps"] = steps
+    device = pick_device(device)
+    world = init_world(device)
+    if device.type == "cuda" and world.size > 1:  # torchrun: one GPU per rank
+        device = torch.device(f"cuda:{world.local_rank}")
+    model = load(model_name, device=device)
+    model.refuse_generation()
+    check_output_format(model, fmt, output)
+    result = generate(model, num_samples, seed=seed, batch_size=batch_size, progress=True, **options)
+    if not world.is_main:
+        return
     write(output, result.records)
     _print_summary(result.summary, output, len(result.records))
     if json_out:
@@ -52,7 +56,33 @@ def command(model_name, num_samples, output, seed, steps, sampler, snr, scale_ep
             json.dump(result.summary, handle, indent=2)
 
 
-RATES = ("validity_wo_correction", "validity", "uniqueness", "novelty")
+def parse_sampling_settings(settings) -> dict:
+    """``("sampling.snr=0.1", ...)`` -> ``{"snr": 0.1}`` (values parsed as YAML)."""
+    from unigen.config import parse_override
+    from unigen.errors import UsageError
+
+    options = {}
+    for item in settings:
+        key, value = parse_override(item)
+        section, _, name = key.partition(".")
+        if section != "sampling" or not name or "." in name:
+            raise UsageError(f"--set: generate takes sampling.KEY=VALUE, got '{item}'")
+        options[name] = value
+    return options
+
+
+def check_output_format(model, fmt: str, output: str) -> None:
+    from unigen.errors import UsageError
+    from unigen.io import writable_formats
+
+    wanted = writable_formats(model.record_type)
+    if fmt not in wanted:
+        kind = model.record_type.__name__
+        raise UsageError(f"this model generates {kind} records: write them as {', '.join(wanted)}, not '{fmt}' ({output})")
+
+
+RATES = ("validity_wo_correction", "validity", "uniqueness", "novelty", "atom_stability", "mol_stability",
+         "struct_validity", "comp_validity")
 
 
 def _print_summary(summary: dict, output: str, written: int) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from unigen.data.registry import RawFile, get_dataset
 from unigen.errors import UnigenError
-from unigen.io.atomic import atomic_write
+from unigen.atomic import atomic_write
 
 TIMEOUT_S = 60
 

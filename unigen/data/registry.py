@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from unigen.data.paths import data_dir
+from unigen.paths import data_dir
 from unigen.errors import UnigenError, UsageError
 
 

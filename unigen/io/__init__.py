@@ -32,7 +32,7 @@ from pathlib import Path
 from unigen.errors import UsageError
 from unigen.io.result import ReadResult
 
-__all__ = ["FORMATS", "Format", "ReadResult", "format_from_path", "read", "read_smiles", "write"]
+__all__ = ["FORMATS", "Format", "ReadResult", "format_from_path", "read", "read_smiles", "writable_formats", "write"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,11 @@ def format_from_path(path, override: str | None = None) -> Format:
     if name.lower().startswith(_POSCAR_NAMES):  # POSCAR, CONTCAR_relaxed, POSCAR.1
         return FORMATS["poscar"]
     raise UsageError(f"{path}: cannot tell the file format from {suffix or 'a name without extension'!r}; pass format= one of {', '.join(FORMATS)}")
+
+
+def writable_formats(record_type: type) -> list[str]:
+    """Names of the formats whose writer takes records of ``record_type``."""
+    return [name for name, fmt in FORMATS.items() if record_type.__name__ in fmt.writes]
 
 
 def read(path, format: str | None = None, *, strict: bool = False, **options) -> ReadResult:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from unigen.errors import UnigenError
-from unigen.io.atomic import atomic_write
+from unigen.atomic import atomic_write
 
 # control bytes that never occur in text files (tab, newlines, form feed, ESC are allowed)
 _BINARY_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")

@@ -10,8 +10,9 @@ Score networks (GDSS's ScoreNetworkX and ScoreNetworkA, re-expressed on the back
     with full attention over the real nodes and a per-head bias from the pair state;
     the X network reads out node states -> (B, N, F);
     the A network reads out the pair state -> (B, N, N), symmetrised, zero diagonal.
-Deviation from the paper, on purpose: the networks see the diffusion time t as an extra node
-and pair feature (``time_conditioning``; GDSS's own networks are time-independent).
+Deviation from the paper, on purpose: the networks see the diffusion time t through the
+backbone's condition input (``cond (B, 1)``, added to node and pair embeddings;
+``time_conditioning``; GDSS's own networks are time-independent).
 
 Representations (``kind``):
     molecule: X = one-hot atom type over ``atom_types`` (no virtual column), A = kekulized bond
@@ -20,14 +21,13 @@ Representations (``kind``):
 Decoding as GDSS: A rounded at 0.5 / 1.5 / 2.5; X binarised at 0.5 with a virtual type when
 no entry passes (that node is dropped); graphs drop isolated nodes.
 
-Batch fields (B graphs padded to N = max_nodes):
-    x    (B, N, F) float   adj (B, N, N) float   mask (B, N) float (1 = real node)
+Batch fields (B graphs padded to N = max_nodes; names from ``unigen.data.keys``):
+    x    (B, N, F) float   adj (B, N, N) float   node_mask (B, N) float (1 = real node)
+The raw output of ``sample`` is the same dict; ``decode`` turns it into records.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -36,25 +36,56 @@ import torch
 from torch import nn
 
 from unigen.backbone import Backbone, BackboneConfig
+from unigen.heads import NodeScoreHead, PairScoreHead
 from unigen.models.registry import FamilyModel, register_family
-from unigen.processes.sde import SDE, VESDE, VPSDE, SubVPSDE, _expand
-from unigen.samplers.pc import Variable, check_compatible, sample_pc, sample_s4
+from unigen.processes.sde import SDE, _expand, build_sde
+from unigen.samplers import get_sampler, sampler_names
+from unigen.samplers.pc import SDESampling, Variable, num_steps
+from unigen.data.keys import ADJ, NODE_MASK, X
 from unigen.structures import BOND_AROMATIC, Graph, MolGraph
+
+
+_SCHEDULE_KEYS = {"VE": ("sigma_min", "sigma_max"), "VP": ("beta_min", "beta_max"), "subVP": ("beta_min", "beta_max")}
 
 
 @dataclass
 class SDEConfig:
-    """One SDE. ``beta_min``/``beta_max`` are sigma_min/sigma_max for VE (as in GDSS configs)."""
+    """One SDE: ``sigma_min``/``sigma_max`` for VE, ``beta_min``/``beta_max`` for VP and sub-VP
+    (GDSS's configs write beta_* for both; unigen names each by what it is). Unset: 0.1 and 1.0."""
 
     kind: Literal["VP", "VE", "subVP"] = "VP"
-    beta_min: float = 0.1
-    beta_max: float = 1.0
+    beta_min: float | None = None
+    beta_max: float | None = None
+    sigma_min: float | None = None
+    sigma_max: float | None = None
     num_scales: int = 1000
 
+    def __post_init__(self):
+        used = _SCHEDULE_KEYS[self.kind]
+        stray = [k for keys in _SCHEDULE_KEYS.values() for k in keys if k not in used and getattr(self, k) is not None]
+        if stray:
+            raise ValueError(f"{', '.join(sorted(set(stray)))} do not apply to a {self.kind} SDE; it takes {' and '.join(used)}")
+        low, high = (getattr(self, k) if getattr(self, k) is not None else d for k, d in zip(used, (0.1, 1.0)))
+        setattr(self, used[0], float(low))
+        setattr(self, used[1], float(high))
+        if not 0 < low < high:
+            raise ValueError(f"{self.kind} SDE needs 0 < {used[0]} < {used[1]}, got {low} and {high}")
+        if self.num_scales < 1:
+            raise ValueError(f"num_scales must be a positive integer, got {self.num_scales}")
+
     def build(self) -> SDE:
-        if self.kind == "VE":
-            return VESDE(self.beta_min, self.beta_max, self.num_scales)
-        return {"VP": VPSDE, "subVP": SubVPSDE}[self.kind](self.beta_min, self.beta_max, self.num_scales)
+        low, high = _SCHEDULE_KEYS[self.kind]
+        return build_sde(self.kind, **{low: getattr(self, low), high: getattr(self, high)}, num_scales=self.num_scales)
+
+
+def upgrade_sde_args(args: dict) -> dict:
+    """Cards and recipes written before the sigma_* names: VE's beta_* were its sigmas."""
+    if args.get("kind") == "VE" and "sigma_min" not in args and "sigma_max" not in args:
+        args = dict(args)
+        for old, new in (("beta_min", "sigma_min"), ("beta_max", "sigma_max")):
+            if old in args:
+                args[new] = args.pop(old)
+    return args
 
 
 @dataclass
@@ -68,20 +99,32 @@ class ScoreNetConfig:
     adj_powers: int = 2  # GDSS c_init: A, A^2, ..., A^c as pair features
 
 
-# predictor-corrector samplers by name: (predictor, corrector) of ``unigen.samplers.pc``
-PC_SAMPLERS = {"pc": ("reverse", "langevin"), "euler": ("euler", "none"), "euler-langevin": ("euler", "langevin")}
-SAMPLERS = (*PC_SAMPLERS, "s4")
-
-
 @dataclass
-class SamplingConfig:
-    """Defaults for ``unigen generate`` (not used in training); GDSS's QM9 sampler by default."""
+class GDSSSampling:
+    """GDSS's sampling options (``unigen generate --set sampling.KEY=VALUE``); GDSS's QM9 sampler by default.
 
-    sampler: Literal["pc", "s4", "euler", "euler-langevin"] = "pc"  # see PC_SAMPLERS; s4: GDSS's S4 solver
-    steps: int = 0  # 0: the SDEs' num_scales
+    sampler: an SDE sampler of ``unigen.samplers`` (pc, euler, euler-langevin, s4).
+    steps: reverse-time steps (0: the SDEs' num_scales). snr: Langevin signal-to-noise ratio (> 0).
+    scale_eps: Langevin noise scale (>= 0; 1.0 unbiased, below 1 colder). eps: last time, in (0, 1).
+    """
+
+    sampler: str = "pc"
+    steps: int = 0
     snr: float = 0.2
     scale_eps: float = 0.7
     eps: float = 1e-4
+
+    def __post_init__(self):
+        if self.sampler not in sampler_names("sde"):
+            raise ValueError(f"sampler {self.sampler!r} is not one of {', '.join(sampler_names('sde'))}")
+        if self.steps < 0:
+            raise ValueError(f"steps must be >= 0 (0: the model's), got {self.steps}")
+        if not self.snr > 0:
+            raise ValueError(f"snr must be > 0, got {self.snr}")
+        if not self.scale_eps >= 0:
+            raise ValueError(f"scale_eps must be >= 0, got {self.scale_eps}")
+        if not 0 < self.eps < 1:
+            raise ValueError(f"eps must lie in (0, 1), got {self.eps}")
 
 
 @dataclass
@@ -91,47 +134,36 @@ class GDSSConfig:
     kind: Literal["molecule", "graph"] = "molecule"
     max_nodes: int = 0  # 0: the largest training graph
     max_degree: int = 0  # graphs: one-hot degree classes (0: from the training graphs)
-    sde_x: SDEConfig = field(default_factory=lambda: SDEConfig("VE", 0.1, 1.0, 1000))
-    sde_adj: SDEConfig = field(default_factory=lambda: SDEConfig("VE", 0.1, 1.0, 1000))
+    sde_x: SDEConfig = field(default_factory=lambda: SDEConfig("VE", sigma_min=0.1, sigma_max=1.0))
+    sde_adj: SDEConfig = field(default_factory=lambda: SDEConfig("VE", sigma_min=0.1, sigma_max=1.0))
     net_x: ScoreNetConfig = field(default_factory=ScoreNetConfig)
     net_adj: ScoreNetConfig = field(default_factory=ScoreNetConfig)
     time_conditioning: bool = True
     eps: float = 1e-5  # smallest training time
     reduce_mean: bool = False  # GDSS: sum the squared error over entries (False) or average
-    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    sampling: GDSSSampling = field(default_factory=GDSSSampling)
 
 
 class ScoreNetwork(nn.Module):
-    """One GDSS score network on the shared backbone: node (X) or pair (A) read-out."""
+    """One GDSS score network: the shared backbone plus a node (X) or pair (A) score head."""
 
     def __init__(self, cfg: ScoreNetConfig, node_in: int, readout: Literal["node", "pair"], time_conditioning: bool):
         super().__init__()
-        extra = int(time_conditioning)
-        self.powers, self.readout, self.time_conditioning = cfg.adj_powers, readout, time_conditioning
+        self.powers, self.time_conditioning = cfg.adj_powers, time_conditioning
         self.backbone = Backbone(
             BackboneConfig(
-                node_in=node_in + extra, pair_in=cfg.adj_powers + extra, pair_dim=cfg.pair_dim,
+                node_in=node_in, pair_in=cfg.adj_powers, cond_dim=int(time_conditioning), pair_dim=cfg.pair_dim,
                 dim=cfg.dim, depth=cfg.depth, heads=cfg.heads, ffn="mlp", norm="layernorm", mask_mode="full",
             )
         )
-        if readout == "node":
-            self.head = nn.Sequential(nn.Linear(cfg.dim, cfg.dim), nn.SiLU(), nn.Linear(cfg.dim, node_in))
-        else:
-            self.head = nn.Sequential(nn.Linear(cfg.pair_dim, cfg.pair_dim), nn.SiLU(), nn.Linear(cfg.pair_dim, 1))
+        self.head = NodeScoreHead(cfg.dim, node_in) if readout == "node" else PairScoreHead(cfg.pair_dim)
+        self.readout = readout
 
-    def forward(self, x, adj, mask, t):
-        """x (B,N,F), adj (B,N,N), mask (B,N), t (B,) -> (B,N,F) or (B,N,N), zero on padding."""
-        pair = adjacency_powers(adj, self.powers)
-        if self.time_conditioning:
-            x = torch.cat([x, _expand(t, x).expand(*x.shape[:-1], 1).to(x.dtype)], -1)
-            pair = torch.cat([pair, _expand(t, pair).expand(*pair.shape[:-1], 1).to(pair.dtype)], -1)
-        out = self.backbone(h=x, node_mask=mask.bool(), pair=pair)
-        m = mask.to(x.dtype)
-        if self.readout == "node":
-            return self.head(out.h) * m.unsqueeze(-1)
-        score = self.head(out.pair).squeeze(-1)
-        score = 0.5 * (score + score.transpose(-1, -2))
-        return score * (1 - torch.eye(score.shape[-1], device=score.device)) * m.unsqueeze(-1) * m.unsqueeze(-2)
+    def forward(self, x, adj, node_mask, t):
+        """x (B,N,F), adj (B,N,N), node_mask (B,N), t (B,) -> (B,N,F) or (B,N,N), zero on padding."""
+        cond = t.to(x.dtype).unsqueeze(-1) if self.time_conditioning else None
+        out = self.backbone(h=x, node_mask=node_mask.bool(), pair=adjacency_powers(adj, self.powers), cond=cond)
+        return self.head(out.h if self.readout == "node" else out.pair, node_mask)
 
 
 def adjacency_powers(adj: torch.Tensor, k: int) -> torch.Tensor:
@@ -148,6 +180,7 @@ class GDSS(FamilyModel):
     """Two score networks, two SDEs; ``loss`` is GDSS's denoising score matching."""
 
     Config = GDSSConfig
+    Sampling = GDSSSampling
     record_types = (MolGraph, Graph)
     has_unused_parameters = True  # the X network reads node states only: its last pair update gets no gradient
 
@@ -162,13 +195,33 @@ class GDSS(FamilyModel):
         self.sde_x, self.sde_adj = config.sde_x.build(), config.sde_adj.build()
         self.net_x = ScoreNetwork(config.net_x, self.num_features, "node", config.time_conditioning)
         self.net_adj = ScoreNetwork(config.net_adj, self.num_features, "pair", config.time_conditioning)
-        # hashes of the training set's canonical SMILES (novelty offline, from the checkpoint alone):
-        # a weights buffer, not card state, so the card stays readable
-        hashes = state.pop("train_hashes", None)
-        size = len(hashes) if hashes is not None else int(state.get("num_train_hashes", 0))
-        self.register_buffer("train_hashes", torch.zeros(size, dtype=torch.int64))
-        if hashes is not None:
-            self.train_hashes.copy_(torch.tensor(hashes, dtype=torch.int64))
+        self.register_train_hashes(state)
+
+    @property
+    def record_type(self) -> type:
+        return MolGraph if self.config.kind == "molecule" else Graph
+
+    @classmethod
+    def upgrade_model_args(cls, args: dict) -> dict:
+        args = dict(args)
+        for key in ("sde_x", "sde_adj"):
+            if isinstance(args.get(key), dict):
+                args[key] = upgrade_sde_args(args[key])
+        return args
+
+    @classmethod
+    def upgrade_weights(cls, tensors: dict) -> dict:
+        """Checkpoints written before the backbone's condition input: t was the last column of the
+        node and pair input maps, and the score heads were bare ``nn.Sequential``s."""
+        tensors = dict(tensors)
+        for net in ("net_x", "net_adj"):
+            for old, new in (("node_embed", "cond_embed"), ("pair_embed", "cond_pair_embed")):
+                weight, cond_key = f"{net}.backbone.{old}.weight", f"{net}.backbone.{new}.weight"
+                if weight in tensors and cond_key not in tensors and f"{net}.head.mlp.0.weight" not in tensors:
+                    tensors[weight], tensors[cond_key] = tensors[weight][:, :-1].contiguous(), tensors[weight][:, -1:].contiguous()
+            for key in [k for k in tensors if k.startswith(f"{net}.head.") and not k.startswith(f"{net}.head.mlp.")]:
+                tensors[f"{net}.head.mlp.{key[len(net) + 6:]}"] = tensors.pop(key)
+        return tensors
 
     # -- state -------------------------------------------------------------------------
 
@@ -180,6 +233,8 @@ class GDSS(FamilyModel):
         state = {"max_nodes": int(max_nodes), "node_counts": counts.tolist()}
         if config.kind == "molecule":
             state["atom_types"] = sorted({int(z) for r in records for z in r.atomic_numbers})
+            from unigen.chem.summary import training_hashes
+
             state["train_hashes"] = training_hashes(records)  # moved into a buffer by __init__
         else:
             state["max_degree"] = int(config.max_degree or max(int(r.adjacency().sum(1).max(initial=0)) for r in records))
@@ -187,11 +242,6 @@ class GDSS(FamilyModel):
 
     def card_state(self) -> dict:
         return dict(self.state, num_train_hashes=int(self.train_hashes.numel()))
-
-    def is_novel(self, canonical: str) -> bool:
-        h = torch.tensor(smiles_hash(canonical))
-        i = torch.searchsorted(self.train_hashes, h)
-        return not (i < len(self.train_hashes) and self.train_hashes[i] == h)
 
     def unknown_types(self, records) -> dict[str, int]:
         if self.config.kind != "molecule":
@@ -226,29 +276,22 @@ class GDSS(FamilyModel):
             degree = a.sum(1).long().clamp(max=self.num_features - 1)
             x[torch.arange(n), degree] = 1
             adj[:n, :n] = a
-        mask = torch.zeros(self.max_nodes)
-        mask[:n] = 1
-        return {"x": x, "adj": adj, "mask": mask}
+        node_mask = torch.zeros(self.max_nodes)
+        node_mask[:n] = 1
+        return {X: x, ADJ: adj, NODE_MASK: node_mask}
 
     def collate(self, examples: list[dict]) -> dict:
-        return {key: torch.stack([e[key] for e in examples]) for key in ("x", "adj", "mask")}
+        return {key: torch.stack([e[key] for e in examples]) for key in (X, ADJ, NODE_MASK)}
 
     # -- training ----------------------------------------------------------------------
 
-    def scores(self, x, adj, mask, t) -> tuple[torch.Tensor, torch.Tensor]:
-        """Scores of X and A. VP-type SDEs predict noise and divide by the std (as GDSS)."""
-        return self._score(self.net_x, self.sde_x, x, adj, mask, t), self._score(self.net_adj, self.sde_adj, x, adj, mask, t)
-
-    @staticmethod
-    def _score(net, sde, x, adj, mask, t):
-        out = net(x, adj, mask, t)
-        if isinstance(sde, VESDE):
-            return out
-        std = sde.marginal_prob(torch.zeros_like(t), t)[1]
-        return -out / _expand(std, out)
+    def scores(self, x, adj, node_mask, t) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scores of X and A; each SDE says how its network's output is read (``output_to_score``)."""
+        score_x = self.sde_x.output_to_score(self.net_x(x, adj, node_mask, t), t)
+        return score_x, self.sde_adj.output_to_score(self.net_adj(x, adj, node_mask, t), t)
 
     def loss(self, batch: dict):
-        x0, adj0, mask = batch["x"], batch["adj"], batch["mask"]
+        x0, adj0, mask = batch[X], batch[ADJ], batch[NODE_MASK]
         t = torch.rand(len(x0), device=x0.device) * (1.0 - self.config.eps) + self.config.eps
         xt, z_x, std_x = self.sde_x.sample_marginal(x0, t, mask)
         adjt, z_adj, std_adj = self.sde_adj.sample_marginal(adj0, t, mask, symmetric=True)
@@ -270,49 +313,40 @@ class GDSS(FamilyModel):
         sizes = torch.multinomial(counts / counts.sum(), n, replacement=True, generator=generator).cpu()
         return (torch.arange(self.max_nodes).unsqueeze(0) < sizes.unsqueeze(1)).float()
 
-    @torch.no_grad()
-    def sample(self, n: int, generator=None, progress=None, **overrides) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Draw n graphs with ``config.sampling`` (fields overridable by keyword).
-
-        Returns raw (x (n,N,F), adj (n,N,N), mask (n,N)); turn them into structures with ``decode``.
-        """
-        opts = dataclasses.replace(self.config.sampling, **{k: v for k, v in overrides.items() if v is not None})
-        sampler, steps, snr, scale_eps, eps = opts.sampler, opts.steps, opts.snr, opts.scale_eps, opts.eps
-        device = next(self.parameters()).device
-        mask = self.sample_node_mask(n, generator).to(device)
-        variables = {
-            "x": Variable(self._sampling_sde(self.sde_x, steps), (self.max_nodes, self.num_features)),
-            "adj": Variable(self._sampling_sde(self.sde_adj, steps), (self.max_nodes, self.max_nodes), symmetric=True),
+    def _variables(self) -> dict[str, Variable]:
+        return {
+            X: Variable(self.sde_x, (self.max_nodes, self.num_features)),
+            ADJ: Variable(self.sde_adj, (self.max_nodes, self.max_nodes), symmetric=True),
         }
 
+    def num_sampling_steps(self, options: GDSSSampling) -> int:
+        return num_steps(self._variables(), options.steps)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, generator, options: GDSSSampling, conditions=None, progress=None) -> dict:
+        """n graphs: sizes from the training distribution, then the reverse SDE system from its prior.
+
+        Returns raw ``{x (n,N,F), adj (n,N,N), node_mask (n,N)}``; ``decode`` makes records of it.
+        """
+        self.refuse_conditions(conditions)
+        device = next(self.parameters()).device
+        node_mask = self.sample_node_mask(n, generator).to(device)
+
         def score_fn(state, t):
-            sx, sa = self.scores(state["x"], state["adj"], mask, t.to(state["x"].dtype))
-            return {"x": sx, "adj": sa}
+            score_x, score_adj = self.scores(state[X], state[ADJ], node_mask, t.to(state[X].dtype))
+            return {X: score_x, ADJ: score_adj}
 
-        common = dict(node_mask=mask, snr=snr, scale_eps=scale_eps, eps=eps, generator=generator, device=device, progress=progress)
-        if sampler == "s4":
-            out = sample_s4(score_fn, variables, n, **common)
-        else:
-            if sampler not in PC_SAMPLERS:
-                raise ValueError(f"unknown sampler {sampler!r}; valid: {', '.join(SAMPLERS)}")
-            predictor, corrector = PC_SAMPLERS[sampler]
-            check_compatible(variables, predictor, corrector)
-            out = sample_pc(score_fn, variables, n, predictor=predictor, corrector=corrector, **common)
-        return out["x"], out["adj"], mask
+        run = SDESampling(options.steps or None, options.snr, options.scale_eps, options.eps,
+                          node_mask=node_mask, generator=generator, device=device, progress=progress)
+        out = get_sampler(options.sampler, "sde")(score_fn, self._variables(), n, run)
+        return {X: out[X], ADJ: out[ADJ], NODE_MASK: node_mask}
 
-    @staticmethod
-    def _sampling_sde(sde: SDE, steps: int | None) -> SDE:
-        if not steps or steps == sde.N:
-            return sde
-        clone = type(sde).__new__(type(sde))
-        clone.__dict__.update(vars(sde), N=int(steps))
-        return clone
-
-    def decode(self, x, adj, mask) -> list:
+    def decode(self, raw: dict) -> list:
         """Raw samples -> MolGraph (molecules) or Graph (graphs), as GDSS quantises them."""
+        x, adj, node_mask = (raw[k].cpu() for k in (X, ADJ, NODE_MASK))
         if self.config.kind == "molecule":
-            return decode_molecules(x, adj, mask, self.state["atom_types"])
-        return decode_graphs(adj, mask)
+            return decode_molecules(x, adj, node_mask, self.state["atom_types"])
+        return decode_graphs(adj, node_mask)
 
 
 def decode_molecules(x, adj, mask, atom_types) -> list[MolGraph]:
@@ -344,24 +378,6 @@ def decode_graphs(adj, mask) -> list[Graph]:
         keep = np.nonzero(a.any(1))[0]
         graphs.append(Graph.from_adjacency(a[np.ix_(keep, keep)]) if len(keep) else Graph(1, np.zeros((2, 0))))
     return graphs
-
-
-def training_hashes(records) -> list[int]:
-    """Sorted unique hashes of the canonical SMILES of the (valid) training molecules."""
-    from unigen.chem.convert import graph_to_smiles
-
-    hashes = set()
-    for record in records:
-        try:
-            hashes.add(smiles_hash(graph_to_smiles(record)))
-        except ValueError:
-            continue
-    return sorted(hashes)
-
-
-def smiles_hash(smiles: str) -> int:
-    """A stable signed 64-bit hash of a canonical SMILES."""
-    return int.from_bytes(hashlib.blake2b(smiles.encode(), digest_size=8).digest(), "little", signed=True)
 
 
 def _num_nodes(record) -> int:

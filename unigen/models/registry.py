@@ -1,12 +1,20 @@
-"""Model families by name, and the small interface the training engine relies on.
+"""Model families by name, and the contract every family implements.
 
 A family is a ``torch.nn.Module`` subclass of :class:`FamilyModel` that registers itself::
 
     @register_family("gdss")
     class GDSS(FamilyModel):
         Config = GDSSConfig              # dataclass: the recipe's `model:` section
+        Sampling = GDSSSampling          # dataclass: sampling options, defaults and ranges
         record_types = (MolGraph, Graph) # structures it trains on
-        ...
+        def loss(self, batch): ...
+        def sample(self, n, *, generator, options, conditions=None, progress=None): ...  # -> raw
+        def decode(self, raw): ...       # -> list of records of type ``self.record_type``
+
+Nothing above a family knows which family it holds: ``unigen.generation.generate`` validates the
+options (``sampling_options``), sizes progress from ``num_sampling_steps``, calls ``sample`` and
+``decode`` and hands the records to ``unigen.chem.summary``. The family's whole sampling loop
+sits in its sampler (``unigen.samplers``), one short function.
 
 Built-in families live in ``unigen.models.<name>`` and are imported on first use, so
 ``get_family("pard")`` works without importing every family up front.
@@ -44,6 +52,7 @@ class FamilyModel(torch.nn.Module):
 
     family: ClassVar[str] = ""  # set by @register_family
     Config: ClassVar[type]  # the recipe's `model:` section
+    Sampling: ClassVar[type | None] = None  # sampling options dataclass; None: the family cannot generate
     record_types: ClassVar[tuple[type, ...]] = ()  # structure classes accepted by encode()
     # DistributedDataParallel must be told when some parameters get no gradient in a step
     has_unused_parameters: ClassVar[bool] = False
@@ -85,6 +94,71 @@ class FamilyModel(torch.nn.Module):
         # DistributedDataParallel synchronises gradients only through forward(): route it to loss().
         return self.loss(batch)
 
+    # -- generation --------------------------------------------------------------------
+
+    @property
+    def record_type(self) -> type | None:
+        """The structure class ``decode`` returns (None: this model does not generate)."""
+        return None
+
+    def sampling_options(self, **overrides):
+        """The model's ``Sampling`` options (the card's ``sampling`` section, else the defaults) with
+        ``overrides`` (None values ignored); unknown keys and out-of-range values are UsageErrors."""
+        self.refuse_generation()
+        from dataclasses import asdict
+
+        from unigen.construct import from_dict
+
+        defaults = getattr(self.config, "sampling", None) or self.Sampling()
+        values = {**asdict(defaults), **{k: v for k, v in overrides.items() if v is not None}}
+        return from_dict(self.Sampling, values, "sampling", source="sampling options")
+
+    def num_sampling_steps(self, options) -> int:
+        """How many steps ``sample`` reports to ``progress`` for one batch with ``options``."""
+        raise NotImplementedError
+
+    def sample(self, n: int, *, generator: torch.Generator, options, conditions=None, progress=None):
+        """Draw ``n`` raw samples (tensors); ``progress(step)`` is called after each step."""
+        self.refuse_generation()
+        raise NotImplementedError
+
+    def decode(self, raw) -> list:
+        """Raw samples -> a list of ``self.record_type`` records."""
+        raise NotImplementedError
+
+    def refuse_generation(self) -> None:
+        if self.Sampling is None or self.record_type is None:
+            raise UsageError(f"family '{self.family}' does not generate structures (it has no sampler); generating families: "
+                             f"{', '.join(generating_families())}")
+
+    def refuse_conditions(self, conditions) -> None:
+        """For unconditional models: conditions given are an error, never silently ignored."""
+        if conditions:
+            raise UsageError(f"this '{self.family}' model is unconditional; it cannot take conditions {sorted(conditions)}")
+
+    # -- novelty against the training set ---------------------------------------------
+
+    def register_train_hashes(self, state: dict) -> None:
+        """Keep the training set's SMILES hashes (``state.pop("train_hashes")`` when fitted, or an empty
+        buffer of ``num_train_hashes`` to be filled from the weights) as a buffer, not card state."""
+        hashes = state.pop("train_hashes", None)
+        size = len(hashes) if hashes is not None else int(state.get("num_train_hashes", 0))
+        self.register_buffer("train_hashes", torch.zeros(size, dtype=torch.int64))
+        if hashes is not None:
+            self.train_hashes.copy_(torch.tensor(hashes, dtype=torch.int64))
+
+    # -- checkpoints written by older versions -----------------------------------------
+
+    @classmethod
+    def upgrade_model_args(cls, args: dict) -> dict:
+        """A card's ``model_args`` in an older layout -> today's (default: unchanged)."""
+        return args
+
+    @classmethod
+    def upgrade_weights(cls, tensors: dict) -> dict:
+        """Weights in an older layout -> today's state-dict names and shapes (default: unchanged)."""
+        return tensors
+
 
 def register_family(name: str):
     """Class decorator: make ``cls`` available as family ``name``."""
@@ -110,6 +184,18 @@ def get_family(name: str) -> type[FamilyModel]:
     if name not in _REGISTRY:
         raise UsageError(f"unknown model family '{name}'; available: {', '.join(list_families())}")
     return _REGISTRY[name]
+
+
+def generating_families() -> list[str]:
+    """Installed families that can generate (their class declares ``Sampling``)."""
+    names = []
+    for name in list_families():
+        try:
+            if get_family(name).Sampling is not None:
+                names.append(name)
+        except UsageError:
+            continue
+    return names
 
 
 def list_families() -> list[str]:

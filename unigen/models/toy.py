@@ -8,10 +8,12 @@ triple-bonded terminal one N), which is what the engine's tests need, and it is 
 to train on CPU in seconds.
 
 Shapes (B molecules, N atoms after padding, V atom types):
-    batch["types"]    (B, N)    int64  1 + index into ``atom_types``; 0 marks [MASK]/padding
-    batch["valence"]  (B, N)    int64  2 x sum of bond orders (aromatic = 1.5), clipped to 16
-    batch["bonds"]    (B, N, N) int64  bond codes 0..4 (unigen.structures)
-    batch["atom_mask"](B, N)    bool   True for real atoms
+    batch[ATOM_TYPES] (B, N)    int64  1 + index into ``atom_types``; 0 marks [MASK]/padding
+    batch[VALENCE]    (B, N)    int64  2 x sum of bond orders (aromatic = 1.5), clipped to 16
+    batch[BONDS]      (B, N, N) int64  bond codes 0..4 (unigen.structures)
+    batch[NODE_MASK]  (B, N)    bool   True for real atoms
+
+It does not generate: it declares no ``Sampling``, so ``unigen generate`` refuses it in one line.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from torch import nn
 
 from unigen.backbone import Backbone, BackboneConfig
 from unigen.chem.convert import element_symbol
+from unigen.data.keys import ATOM_TYPES, BONDS, NODE_MASK, VALENCE
+from unigen.heads import TokenHead
 from unigen.models.registry import FamilyModel, register_family
 from unigen.structures import MolGraph
 
@@ -65,7 +69,7 @@ class MaskedAtomModel(FamilyModel):
         if not self.atom_types:
             raise ValueError("toy model needs a non-empty 'atom_types' state")
         self.backbone = Backbone(self._backbone_config(config, len(self.atom_types)))
-        self.head = nn.Linear(config.d_model, len(self.atom_types))
+        self.head = TokenHead(config.d_model, len(self.atom_types))
 
     @staticmethod
     def _backbone_config(config: ToyConfig, n_types: int) -> BackboneConfig:
@@ -100,7 +104,7 @@ class MaskedAtomModel(FamilyModel):
         new = [t for t in types if t not in self.atom_types]
         self.atom_types += new
         self.backbone.token_embed = _grown_embedding(self.backbone.token_embed, len(new))
-        self.head = _grown_linear(self.head, len(new))
+        self.head.grow(len(new))
 
     # -- data --------------------------------------------------------------------------
 
@@ -115,51 +119,51 @@ class MaskedAtomModel(FamilyModel):
         bonds = np.asarray(record.bonds, dtype=np.int64)
         valence = np.minimum(_BOND_ORDER_X2[bonds].sum(axis=1), MAX_VALENCE_CODE)
         return {
-            "types": torch.tensor([index[s] for s in symbols], dtype=torch.long),
-            "valence": torch.from_numpy(valence),
-            "bonds": torch.from_numpy(bonds),
+            ATOM_TYPES: torch.tensor([index[s] for s in symbols], dtype=torch.long),
+            VALENCE: torch.from_numpy(valence),
+            BONDS: torch.from_numpy(bonds),
         }
 
     def collate(self, examples: list[dict]) -> dict:
-        n = max(len(e["types"]) for e in examples)
+        n = max(len(e[ATOM_TYPES]) for e in examples)
         batch = {
-            "types": torch.zeros(len(examples), n, dtype=torch.long),
-            "valence": torch.zeros(len(examples), n, dtype=torch.long),
-            "bonds": torch.zeros(len(examples), n, n, dtype=torch.long),
-            "atom_mask": torch.zeros(len(examples), n, dtype=torch.bool),
+            ATOM_TYPES: torch.zeros(len(examples), n, dtype=torch.long),
+            VALENCE: torch.zeros(len(examples), n, dtype=torch.long),
+            BONDS: torch.zeros(len(examples), n, n, dtype=torch.long),
+            NODE_MASK: torch.zeros(len(examples), n, dtype=torch.bool),
         }
         for i, e in enumerate(examples):
-            k = len(e["types"])
-            batch["types"][i, :k], batch["valence"][i, :k] = e["types"], e["valence"]
-            batch["bonds"][i, :k, :k], batch["atom_mask"][i, :k] = e["bonds"], True
+            k = len(e[ATOM_TYPES])
+            batch[ATOM_TYPES][i, :k], batch[VALENCE][i, :k] = e[ATOM_TYPES], e[VALENCE]
+            batch[BONDS][i, :k, :k], batch[NODE_MASK][i, :k] = e[BONDS], True
         return batch
 
     # -- network and loss --------------------------------------------------------------
 
-    def logits(self, types, valence, bonds, atom_mask) -> torch.Tensor:
+    def logits(self, atom_types, valence, bonds, node_mask) -> torch.Tensor:
         """Atom-type logits (B, N, V) for inputs whose hidden atoms carry type 0."""
         out = self.backbone(
-            tokens=types,
+            tokens=atom_types,
             h=F.one_hot(valence, MAX_VALENCE_CODE + 1).float(),
-            node_mask=atom_mask,
+            node_mask=node_mask,
             pair=F.one_hot(bonds, 5).float(),
         )
         return self.head(out.h)
 
     def loss(self, batch: dict):
         """Cross-entropy on the hidden atoms; also returns their accuracy."""
-        hidden = self._choose_hidden(batch["atom_mask"])
-        inputs = batch["types"].masked_fill(hidden, MASK)
-        logits = self.logits(inputs, batch["valence"], batch["bonds"], batch["atom_mask"])
-        target = batch["types"][hidden] - 1
+        hidden = self._choose_hidden(batch[NODE_MASK])
+        inputs = batch[ATOM_TYPES].masked_fill(hidden, MASK)
+        logits = self.logits(inputs, batch[VALENCE], batch[BONDS], batch[NODE_MASK])
+        target = batch[ATOM_TYPES][hidden] - 1
         loss = F.cross_entropy(logits[hidden].float(), target)
         accuracy = (logits[hidden].argmax(-1) == target).float().mean()
         return loss, {"accuracy": accuracy.item()}
 
-    def _choose_hidden(self, atom_mask: torch.Tensor) -> torch.Tensor:
+    def _choose_hidden(self, node_mask: torch.Tensor) -> torch.Tensor:
         """(B, N) bool: each real atom hidden with prob. mask_rate, at least one per molecule."""
-        scores = torch.rand(atom_mask.shape, device=atom_mask.device).masked_fill(~atom_mask, 2.0)
-        hidden = (scores < self.config.mask_rate) & atom_mask
+        scores = torch.rand(node_mask.shape, device=node_mask.device).masked_fill(~node_mask, 2.0)
+        hidden = (scores < self.config.mask_rate) & node_mask
         hidden[torch.arange(len(scores), device=scores.device), scores.argmin(dim=1)] = True
         return hidden
 
@@ -169,13 +173,4 @@ def _grown_embedding(old: nn.Embedding, extra: int) -> nn.Embedding:
     with torch.no_grad():
         new.weight[: old.num_embeddings] = old.weight
         new.weight[old.num_embeddings :].normal_(0.0, float(old.weight.std()))
-    return new
-
-
-def _grown_linear(old: nn.Linear, extra: int) -> nn.Linear:
-    new = nn.Linear(old.in_features, old.out_features + extra).to(old.weight.device)
-    with torch.no_grad():
-        new.weight[: old.out_features], new.bias[: old.out_features] = old.weight, old.bias
-        new.weight[old.out_features :] = 0.0
-        new.bias[old.out_features :] = old.bias.min()  # new types start unlikely
     return new

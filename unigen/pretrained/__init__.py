@@ -1,14 +1,13 @@
 """Small default checkpoints shipped inside the package (safetensors + card.yaml each).
 
 A shipped model is a directory ``unigen/pretrained/<name>/`` holding a unigen checkpoint; its
-card records the training command and the measured metrics.
+card records the training command and the measured metrics. Load one with
+``unigen.checkpoint.load(name)``; ``unigen.checkpoint.resolve`` owns the name-or-path rules.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-
-from unigen.errors import UsageError
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_MODEL = "gdss-qm9"
@@ -25,15 +24,3 @@ def shipped_path(name) -> Path | None:
         return None
     directory = ROOT / str(name)
     return directory if (directory / "card.yaml").is_file() else None
-
-
-def resolve_model(name_or_path: str) -> Path:
-    """A shipped model name or a checkpoint / run directory -> the directory to load."""
-    shipped = shipped_path(name_or_path)
-    if shipped is not None:
-        return shipped
-    path = Path(name_or_path)
-    if path.exists():
-        return path
-    names = ", ".join(available()) or "none in this installation"
-    raise UsageError(f"model '{name_or_path}' is neither a shipped model ({names}) nor a checkpoint path")

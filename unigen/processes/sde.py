@@ -15,6 +15,7 @@ diagonal, so a noised adjacency stays a valid (weighted) undirected graph.
 
 from __future__ import annotations
 
+import copy
 import math
 from abc import ABC, abstractmethod
 
@@ -40,12 +41,40 @@ def mask_noise(noise: torch.Tensor, node_mask: torch.Tensor | None, symmetric: b
 
 
 class SDE(ABC):
-    """dx = f(x, t) dt + g(t) dw on t in [0, T], discretised into ``num_scales`` steps."""
+    """dx = f(x, t) dt + g(t) dw on t in [0, T], discretised into ``num_scales`` steps.
+
+    Besides the schedule, an SDE answers what samplers ask, so no sampler branches on its type:
+    ``with_steps`` (another discretisation), ``ancestral_step``, ``langevin_alpha`` and
+    ``output_to_score`` (how a score network's output is read).
+    """
 
     T = 1.0
+    has_ancestral = False  # whether ``ancestral_step`` exists for this SDE
 
     def __init__(self, num_scales: int = 1000):
         self.N = int(num_scales)
+
+    def with_steps(self, steps: int) -> SDE:
+        """The same SDE discretised into ``steps`` steps (a copy; ``self`` is unchanged)."""
+        if steps < 1:
+            raise ValueError(f"steps must be a positive integer, got {steps}")
+        clone = copy.copy(self)
+        clone.N = int(steps)
+        return clone
+
+    def ancestral_step(self, x, t, score, noise) -> tuple[torch.Tensor, torch.Tensor]:
+        """One ancestral-sampling move x_i -> x_{i-1}. Returns (x, mean)."""
+        raise NotImplementedError(f"{type(self).__name__} has no ancestral sampling form")
+
+    def langevin_alpha(self, t: torch.Tensor) -> torch.Tensor:
+        """alpha_i of the annealed Langevin step size (score_sde): 1, or 1 - beta_i for VP."""
+        return torch.ones_like(t)
+
+    def output_to_score(self, out: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The score from a network output. Default (VP-type, GDSS): the network predicts the noise z,
+        score = -z / std(t)."""
+        std = self.marginal_prob(torch.zeros_like(t), t)[1]
+        return -out / _expand(std, out)
 
     @abstractmethod
     def sde(self, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,6 +131,8 @@ class SDE(ABC):
 class VPSDE(SDE):
     """Variance preserving: beta(t) = beta_min + t (beta_max - beta_min)."""
 
+    has_ancestral = True
+
     def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0, num_scales: int = 1000):
         super().__init__(num_scales)
         self.beta_min, self.beta_max = float(beta_min), float(beta_max)
@@ -130,6 +161,14 @@ class VPSDE(SDE):
         beta = self.discrete_betas(self.timestep_index(t)).to(x.dtype)
         return _expand((1.0 - beta).sqrt() - 1.0, x) * x, beta.sqrt()
 
+    def ancestral_step(self, x, t, score, noise):
+        beta = self.discrete_betas(self.timestep_index(t)).to(x.dtype)
+        mean = (x + _expand(beta, x) * score) / _expand((1.0 - beta).sqrt(), x)
+        return mean + _expand(beta.sqrt(), x) * noise, mean
+
+    def langevin_alpha(self, t):
+        return 1.0 - self.discrete_betas(self.timestep_index(t)).to(t.dtype)
+
     def transition(self, x, t, dt):
         # log of the forward mean coefficient between t - dt and t
         lmc = self.log_mean_coeff(t) - self.log_mean_coeff(t - dt)
@@ -137,7 +176,14 @@ class VPSDE(SDE):
 
 
 class SubVPSDE(VPSDE):
-    """sub-VP: VP drift, diffusion discounted so the marginal variance stays below VP's."""
+    """sub-VP: VP drift, diffusion discounted so the marginal variance stays below VP's.
+
+    It has no ancestral form; its Langevin step size uses VP's alpha_i (as score_sde does)."""
+
+    has_ancestral = False
+
+    def ancestral_step(self, x, t, score, noise):
+        return SDE.ancestral_step(self, x, t, score, noise)
 
     def sde(self, x, t):
         beta = self.beta(t)
@@ -162,6 +208,8 @@ class SubVPSDE(VPSDE):
 
 class VESDE(SDE):
     """Variance exploding: sigma(t) = sigma_min (sigma_max / sigma_min)^t."""
+
+    has_ancestral = True
 
     def __init__(self, sigma_min: float = 0.01, sigma_max: float = 50.0, num_scales: int = 1000):
         super().__init__(num_scales)
@@ -192,6 +240,18 @@ class VESDE(SDE):
 
     def transition(self, x, t, dt):
         return x, (self.sigma(t) ** 2 - self.sigma(t - dt) ** 2).clamp_min(0).sqrt()
+
+    def ancestral_step(self, x, t, score, noise):
+        index = self.timestep_index(t)
+        sigma = self.discrete_sigmas(index).to(x.dtype)
+        previous = torch.where(index == 0, torch.zeros_like(sigma), self.discrete_sigmas(index - 1).to(x.dtype))
+        mean = x + _expand(sigma**2 - previous**2, x) * score
+        std = (previous**2 * (sigma**2 - previous**2) / sigma**2).sqrt()
+        return mean + _expand(std, x) * noise, mean
+
+    def output_to_score(self, out, t):
+        """VE networks output the score itself (GDSS)."""
+        return out
 
 
 SDES = {"VP": VPSDE, "VE": VESDE, "subVP": SubVPSDE}

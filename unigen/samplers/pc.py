@@ -3,25 +3,27 @@
 The state is a dict of tensors (e.g. ``{"x": (B, N, F), "adj": (B, N, N)}``), each variable with
 its own SDE; one score function returns the scores of all variables jointly, so X and A are
 updated from the same snapshot of the state, as in GDSS. The sampler owns the loop; the SDE
-owns every schedule formula (``unigen.processes.sde``).
+owns every schedule formula (``unigen.processes.sde``), so no loop here branches on an SDE type.
 
     score_fn(state: dict[str, Tensor], t: Tensor (B,)) -> dict[str, Tensor]   # scores, shapes of state
 
 Predictors: ``euler`` (Euler-Maruyama), ``reverse`` (reverse diffusion), ``ancestral``
-(ancestral sampling; VP and VE only). Corrector: ``langevin`` (annealed Langevin with a
-signal-to-noise ratio, GDSS's ``snr`` and ``scale_eps``) or ``none``. ``sample_s4`` is GDSS's S4
-solver (one score evaluation per step: Langevin correction, then a transition-kernel prediction).
+(ancestral sampling; SDEs with ``has_ancestral``). Corrector: ``langevin`` (annealed Langevin
+with a signal-to-noise ratio, GDSS's ``snr`` and ``scale_eps``) or ``none``. ``sample_s4`` is
+GDSS's S4 solver (one score evaluation per step: Langevin correction, then a transition-kernel
+prediction). Registered samplers (``unigen.samplers``): ``pc``, ``euler``, ``euler-langevin``, ``s4``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import torch
 
-from unigen.processes.sde import SDE, VESDE, SubVPSDE, VPSDE, _expand, mask_noise
+from unigen.processes.sde import SDE, _expand, mask_noise
+from unigen.samplers.registry import register_sampler
 
 ScoreFn = Callable[[dict, torch.Tensor], dict]
 
@@ -39,6 +41,29 @@ class Variable:
     symmetric: bool = False
 
 
+@dataclass
+class SDESampling:
+    """What every SDE sampler is told besides the score function.
+
+    steps: reverse-time steps (None: the largest ``N`` of the variables' SDEs); every SDE is
+        re-discretised to this many steps, so step sizes and discrete schedules agree.
+    snr, scale_eps: Langevin signal-to-noise ratio and noise scale (1.0 unbiased, below 1 colder).
+    eps: the last time (sampling runs from T = 1 down to eps).
+    node_mask (B, N): padding gets no noise. progress: called with each finished step index.
+    """
+
+    steps: int | None = None
+    snr: float = 0.2
+    scale_eps: float = 0.7
+    eps: float = 1e-3
+    corrector_steps: int = 1
+    denoise: bool = True
+    node_mask: torch.Tensor | None = None
+    generator: torch.Generator | None = None
+    device: torch.device | str | None = None
+    progress: Callable[[int], None] | None = None
+
+
 PREDICTORS = ("euler", "reverse", "ancestral", "none")
 CORRECTORS = ("langevin", "none")
 
@@ -52,12 +77,24 @@ def check_compatible(variables: dict[str, Variable], predictor: str, corrector: 
     if predictor == "none" and corrector == "none":
         raise IncompatibleSampler("predictor and corrector cannot both be 'none'")
     for name, var in variables.items():
-        if predictor == "ancestral" and isinstance(var.sde, SubVPSDE):
-            raise IncompatibleSampler(f"ancestral sampling has no sub-VP form (variable {name!r}); use 'reverse' or 'euler'")
+        if predictor == "ancestral" and not var.sde.has_ancestral:
+            raise IncompatibleSampler(
+                f"ancestral sampling has no {type(var.sde).__name__} form (variable {name!r}); use 'reverse' or 'euler'"
+            )
 
 
-def _noise(like: torch.Tensor, var: Variable, node_mask, generator) -> torch.Tensor:
-    return mask_noise(torch.randn(like.shape, generator=generator, dtype=like.dtype, device=like.device), node_mask, var.symmetric)
+def num_steps(variables: dict[str, Variable], steps: int | None) -> int:
+    """The step count a sampler will run: ``steps``, or the finest SDE's ``N``."""
+    return int(steps or max(var.sde.N for var in variables.values()))
+
+
+def _discretised(variables: dict[str, Variable], steps: int) -> dict[str, Variable]:
+    return {name: replace(var, sde=var.sde.with_steps(steps)) for name, var in variables.items()}
+
+
+def _noise(like: torch.Tensor, var: Variable, run: SDESampling) -> torch.Tensor:
+    z = torch.randn(like.shape, generator=run.generator, dtype=like.dtype, device=like.device)
+    return mask_noise(z, run.node_mask, var.symmetric)
 
 
 def _predict(kind, var, x, score, t, noise):
@@ -73,45 +110,44 @@ def _predict(kind, var, x, score, t, noise):
         mean = x - rev_f
         return mean + _expand(rev_g, x) * noise, mean
     if kind == "ancestral":
-        return _ancestral(sde, x, t, score, noise)
+        return sde.ancestral_step(x, t, score, noise)
     return x, x
 
 
-def _ancestral(sde, x, t, score, noise):
-    index = sde.timestep_index(t)
-    if isinstance(sde, VPSDE):
-        beta = sde.discrete_betas(index).to(x.dtype)
-        mean = (x + _expand(beta, x) * score) / _expand((1.0 - beta).sqrt(), x)
-        return mean + _expand(beta.sqrt(), x) * noise, mean
-    assert isinstance(sde, VESDE)
-    sigma = sde.discrete_sigmas(index).to(x.dtype)
-    previous = torch.where(index == 0, torch.zeros_like(sigma), sde.discrete_sigmas(index - 1).to(x.dtype))
-    mean = x + _expand(sigma**2 - previous**2, x) * score
-    std = (previous**2 * (sigma**2 - previous**2) / sigma**2).sqrt()
-    return mean + _expand(std, x) * noise, mean
-
-
 def langevin_step_size(sde: SDE, score, noise, t, snr: float) -> torch.Tensor:
-    """GDSS / score_sde step size: (snr * |z| / |score|)^2 * 2 * alpha_i (alpha_i = 1 - beta_i for VP)."""
+    """GDSS / score_sde step size: (snr * |z| / |score|)^2 * 2 * alpha_i."""
     grad_norm = score.reshape(score.shape[0], -1).norm(dim=-1).mean()
     noise_norm = noise.reshape(noise.shape[0], -1).norm(dim=-1).mean()
-    alpha = torch.ones_like(t)
-    if isinstance(sde, VPSDE):
-        alpha = 1.0 - sde.discrete_betas(sde.timestep_index(t)).to(t.dtype)
-    return (snr * noise_norm / grad_norm.clamp_min(1e-12)) ** 2 * 2.0 * alpha
+    return (snr * noise_norm / grad_norm.clamp_min(1e-12)) ** 2 * 2.0 * sde.langevin_alpha(t)
 
 
-def _correct(var, x, score, t, noise, snr, scale_eps):
-    step = _expand(langevin_step_size(var.sde, score, noise, t, snr), x)
+def _correct(var, x, score, t, noise, run: SDESampling):
+    step = _expand(langevin_step_size(var.sde, score, noise, t, run.snr), x)
     mean = x + step * score
-    return mean + (2.0 * step).sqrt() * noise * scale_eps, mean
+    return mean + (2.0 * step).sqrt() * noise * run.scale_eps, mean
 
 
-def _prior(variables, batch_size, node_mask, generator, device):
+def _prior(variables, batch_size, run: SDESampling):
     return {
-        name: var.sde.prior_sampling((batch_size, *var.shape), node_mask, var.symmetric, generator, device)
+        name: var.sde.prior_sampling((batch_size, *var.shape), run.node_mask, var.symmetric, run.generator, run.device)
         for name, var in variables.items()
     }
+
+
+def _reverse_times(steps: int, batch_size: int, run: SDESampling):
+    """Times 1 -> eps as (B,) tensors; each finished step is reported to ``run.progress``."""
+    for i, time in enumerate(torch.linspace(1.0, run.eps, steps, dtype=torch.float64).tolist()):
+        yield torch.full((batch_size,), time, device=run.device)
+        if run.progress is not None:
+            run.progress(i)
+
+
+def _update_all(variables, state, scores, run: SDESampling, update):
+    new_state, new_means = {}, {}
+    for name, var in variables.items():
+        noise = _noise(state[name], var, run)
+        new_state[name], new_means[name] = update(var, state[name], scores[name], noise)
+    return new_state, new_means
 
 
 @torch.no_grad()
@@ -119,92 +155,63 @@ def sample_pc(
     score_fn: ScoreFn,
     variables: dict[str, Variable],
     batch_size: int,
-    node_mask: torch.Tensor | None = None,
+    run: SDESampling,
     predictor: str = "reverse",
     corrector: str = "langevin",
-    snr: float = 0.2,
-    scale_eps: float = 0.7,
-    corrector_steps: int = 1,
-    eps: float = 1e-3,
-    num_steps: int | None = None,
-    denoise: bool = True,
-    generator: torch.Generator | None = None,
-    device=None,
-    progress: Callable[[int], None] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Sample the joint system from its prior down to t = eps. Returns the final (mean) state."""
     check_compatible(variables, predictor, corrector)
-    state = _prior(variables, batch_size, node_mask, generator, device)
+    steps = num_steps(variables, run.steps)
+    variables = _discretised(variables, steps)
+    state = _prior(variables, batch_size, run)
     means = dict(state)
-    for t in _reverse_times(_num_steps(variables, num_steps), eps, batch_size, device, progress):
+    for t in _reverse_times(steps, batch_size, run):
         # 1. corrector: Langevin steps on every variable from the same snapshot of the state
-        for _ in range(corrector_steps if corrector == "langevin" else 0):
+        for _ in range(run.corrector_steps if corrector == "langevin" else 0):
             scores = score_fn(state, t)
-            state, means = _update_all(variables, state, scores, node_mask, generator, lambda v, x, s, z: _correct(v, x, s, t, z, snr, scale_eps))
+            state, means = _update_all(variables, state, scores, run, lambda v, x, s, z: _correct(v, x, s, t, z, run))
         # 2. predictor: one reverse-time step
         if predictor != "none":
             scores = score_fn(state, t)
-            state, means = _update_all(variables, state, scores, node_mask, generator, lambda v, x, s, z: _predict(predictor, v, x, s, t, z))
-    return means if denoise else state
-
-
-def _num_steps(variables, num_steps: int | None) -> int:
-    return num_steps or max(var.sde.N for var in variables.values())
-
-
-def _reverse_times(steps: int, eps: float, batch_size: int, device, progress):
-    """Times 1 -> eps as (B,) tensors; each finished step is reported to ``progress``."""
-    for i, time in enumerate(torch.linspace(1.0, eps, steps, dtype=torch.float64).tolist()):
-        yield torch.full((batch_size,), time, device=device)
-        if progress is not None:
-            progress(i)
-
-
-def _update_all(variables, state, scores, node_mask, generator, update):
-    new_state, new_means = {}, {}
-    for name, var in variables.items():
-        noise = _noise(state[name], var, node_mask, generator)
-        new_state[name], new_means[name] = update(var, state[name], scores[name], noise)
-    return new_state, new_means
+            state, means = _update_all(variables, state, scores, run, lambda v, x, s, z: _predict(predictor, v, x, s, t, z))
+    return means if run.denoise else state
 
 
 @torch.no_grad()
-def sample_s4(
-    score_fn: ScoreFn,
-    variables: dict[str, Variable],
-    batch_size: int,
-    node_mask: torch.Tensor | None = None,
-    snr: float = 0.2,
-    scale_eps: float = 0.7,
-    eps: float = 1e-3,
-    num_steps: int | None = None,
-    denoise: bool = True,
-    generator: torch.Generator | None = None,
-    device=None,
-    progress: Callable[[int], None] | None = None,
-) -> dict[str, torch.Tensor]:
+def sample_s4(score_fn: ScoreFn, variables: dict[str, Variable], batch_size: int, run: SDESampling) -> dict[str, torch.Tensor]:
     """GDSS's S4 solver: per step one score evaluation, a Langevin correction, then a split
     prediction (half transition, score drift, half transition) with the SDE's transition kernel."""
-    steps = _num_steps(variables, num_steps)
+    steps = num_steps(variables, run.steps)
+    variables = _discretised(variables, steps)
     dt = 1.0 / steps
-    state = _prior(variables, batch_size, node_mask, generator, device)
+    state = _prior(variables, batch_size, run)
     means = dict(state)
-    for t in _reverse_times(steps, eps, batch_size, device, progress):
+    for t in _reverse_times(steps, batch_size, run):
         scores = score_fn(state, t)
         # 1. the score drift of the reverse SDE, frozen for this step
         drifts = {n: -_expand(v.sde.sde(state[n], t)[1] ** 2, state[n]) * scores[n] for n, v in variables.items()}
         # 2. Langevin correction with the same scores
-        state, _ = _update_all(variables, state, scores, node_mask, generator, lambda v, x, s, z: _correct(v, x, s, t, z, snr, scale_eps))
+        state, _ = _update_all(variables, state, scores, run, lambda v, x, s, z: _correct(v, x, s, t, z, run))
         # 3. prediction: half transition, drift, half transition
         for name, var in variables.items():
-            x = _s4_half(var, state[name], t, dt / 2, node_mask, generator)
+            x = _transition_sample(var, state[name], t, dt / 2, run)
             x = x - drifts[name] * dt
             mean, std = var.sde.transition(x, t - dt / 2, dt / 2)
-            state[name] = mean + _expand(std, x) * _noise(x, var, node_mask, generator)
+            state[name] = mean + _expand(std, x) * _noise(x, var, run)
             means[name] = mean
-    return means if denoise else state
+    return means if run.denoise else state
 
 
-def _s4_half(var, x, t, half, node_mask, generator):
-    mean, std = var.sde.transition(x, t, half)
-    return mean + _expand(std, x) * _noise(x, var, node_mask, generator)
+def _transition_sample(var, x, t, dt, run: SDESampling):
+    mean, std = var.sde.transition(x, t, dt)
+    return mean + _expand(std, x) * _noise(x, var, run)
+
+
+# GDSS's sampler names: (predictor, corrector) of sample_pc, plus the S4 solver
+for _name, (_predictor, _corrector) in {
+    "pc": ("reverse", "langevin"),
+    "euler": ("euler", "none"),
+    "euler-langevin": ("euler", "langevin"),
+}.items():
+    register_sampler(_name, "sde", predictor=_predictor, corrector=_corrector)(sample_pc)
+register_sampler("s4", "sde")(sample_s4)

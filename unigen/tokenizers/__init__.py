@@ -1,6 +1,9 @@
 """Tokenizers: structures <-> token sequences for the autoregressive families.
 
 ``octree``: Uni-3DAR's hierarchical octree tokenization of 3D molecules and crystals.
+``sequence``: UniGenX's token-then-numeric-slot sequences of crystals and 3D molecules.
+``blocks``: PARD's structural partial order (graph -> blocks); a pure function, not a
+registered Tokenizer.
 Every tokenizer implements ``unigen.tokenizers.base.Tokenizer``; ``tokenizer_from_state_dict``
 rebuilds one from the JSON state stored in a checkpoint card.
 """
@@ -15,6 +18,8 @@ from unigen.tokenizers.base import Tokenizer
 # state["type"] -> "module:Class"; a new tokenizer adds one line here
 TOKENIZERS = {
     "octree": "unigen.tokenizers.octree:OctreeTokenizer",
+    "sequence_crystal": "unigen.tokenizers.sequence:CrystalSequenceTokenizer",
+    "sequence_molecule": "unigen.tokenizers.sequence:MoleculeSequenceTokenizer",
 }
 
 

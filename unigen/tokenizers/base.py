@@ -10,6 +10,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
+import numpy as np
+
 from unigen.errors import UsageError
 
 
@@ -62,3 +64,22 @@ def check_state_keys(state: dict, kind: str, valid: set[str]) -> dict:
     if unknown:
         raise UsageError(f"unknown {kind} tokenizer setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
     return settings
+
+
+def check_elements(elements) -> np.ndarray:
+    """A tokenizer's element vocabulary: distinct atomic numbers 1..118 (None: all of them)."""
+    z = np.arange(1, 119) if elements is None else np.asarray(elements, dtype=np.int64).reshape(-1)
+    if len(z) == 0 or len(np.unique(z)) != len(z) or z.min() < 1 or z.max() > 118:
+        raise UsageError("elements must be distinct atomic numbers from 1 to 118")
+    return z
+
+
+def check_rotations(rotations, count: int) -> np.ndarray | None:
+    """``count`` proper rotation matrices ``(count, 3, 3)`` (None passes through)."""
+    if rotations is None:
+        return None
+    rotations = np.asarray(rotations, np.float64).reshape(count, 3, 3)
+    orthonormal = np.abs(rotations @ rotations.transpose(0, 2, 1) - np.eye(3)).max(axis=(1, 2)) < 1e-6
+    if not (orthonormal & (np.linalg.det(rotations) > 0)).all():
+        raise UsageError("rotation must be a proper rotation matrix (orthonormal, det +1)")
+    return rotations

@@ -78,7 +78,7 @@ import numpy as np
 
 from unigen.errors import UnigenError, UsageError
 from unigen.structures import Crystal, Molecule3D
-from unigen.tokenizers.base import Tokenizer, check_state_keys
+from unigen.tokenizers.base import Tokenizer, check_elements, check_rotations, check_state_keys
 
 PAD, MASK, END, NULL = 0, 1, 2, 3
 CORNER_OFFSET = 4  # [LAT_ijk] = 4 + (i + 2j + 4k)
@@ -268,7 +268,7 @@ class OctreeTokenizer(Tokenizer):
         self.resolution, self.lattice_resolution = float(resolution), float(lattice_resolution)
         self.bins = _bins_per_cell(self.grid_len, self.resolution, "resolution")
         self.lattice_bins = _bins_per_cell(self.grid_len, self.lattice_resolution, "lattice_resolution")
-        self.elements = self._check_elements(elements)
+        self.elements = check_elements(elements)
         self._element_index = np.full(120, -1, np.int64)
         self._element_index[self.elements] = np.arange(len(self.elements))
         self._spread = _spread_table(self.levels)
@@ -276,13 +276,6 @@ class OctreeTokenizer(Tokenizer):
         self._level_shifts = 3 * self._level_desc
         self._box_centre = np.full((1, 3), self.box_length / 2)
         self._null_fine = np.full((1, 3), self.null_bin)
-
-    @staticmethod
-    def _check_elements(elements) -> np.ndarray:
-        z = np.arange(1, 119) if elements is None else np.asarray(elements, dtype=np.int64).reshape(-1)
-        if len(z) == 0 or len(np.unique(z)) != len(z) or z.min() < 1 or z.max() > 118:
-            raise UsageError("elements must be distinct atomic numbers from 1 to 118")
-        return z
 
     # -- vocabulary -------------------------------------------------------------------
     @property
@@ -357,7 +350,7 @@ class OctreeTokenizer(Tokenizer):
         per-structure augmentations. Errors name the structure's index in the batch."""
         structures = list(structures)
         count = len(structures)
-        rotations = self._check_rotations(rotations, count)
+        rotations = check_rotations(rotations, count)
         translations = np.zeros((count, 3)) if translations is None else np.asarray(translations, np.float64).reshape(count, 3)
         self._check_structures(structures)
         sequences = [None] * count
@@ -377,16 +370,6 @@ class OctreeTokenizer(Tokenizer):
                 raise UsageError(f"the octree tokenizer takes Molecule3D or Crystal, not {type(structure).__name__}")
             if structure.num_atoms == 0:
                 raise UnigenError(f"{_which(index, len(structures))}cannot tokenize a structure without atoms")
-
-    @staticmethod
-    def _check_rotations(rotations, count: int):
-        if rotations is None:
-            return None
-        rotations = np.asarray(rotations, np.float64).reshape(count, 3, 3)
-        orthonormal = np.abs(rotations @ rotations.transpose(0, 2, 1) - np.eye(3)).max(axis=(1, 2)) < 1e-6
-        if not (orthonormal & (np.linalg.det(rotations) > 0)).all():
-            raise UsageError("rotation must be a proper rotation matrix (orthonormal, det +1)")
-        return rotations
 
     def _half(self, bins: int) -> int:
         """The box centre in integer units of a resolution with ``bins`` per cell."""

@@ -21,7 +21,7 @@ import torch
 from unigen import checkpoint as ckpt
 from unigen.config import TrainConfig
 from unigen.errors import UnigenError, UsageError
-from unigen.training import distributed
+import unigen.distributed as distributed
 from unigen.training.ema import EMA
 from unigen.training.logs import CSVLog, TensorBoardLog
 from unigen.training.sampler import EpochSampler
@@ -185,11 +185,17 @@ class Trainer:
 
 
 def pick_device(name: str) -> torch.device:
-    """``auto``: CUDA when available, else CPU."""
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UsageError("train.device=cuda but no CUDA device is available (see 'unigen env')")
+    """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``; anything else, or a
+    CUDA device this machine lacks, is a one-line UsageError."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
+    kind, _, index = str(name).partition(":")
+    if kind not in ("cpu", "cuda") or (index and not index.isdigit()) or (kind == "cpu" and index):
+        raise UsageError(f"device '{name}' is not one of auto, cpu, cuda, cuda:N")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"device '{name}' requested but no CUDA device is available (see 'unigen env')")
+    if index and int(index) >= torch.cuda.device_count():
+        raise UsageError(f"device '{name}': this machine has {torch.cuda.device_count()} CUDA device(s)")
     return torch.device(name)
 
 

@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 from unigen.errors import UsageError
-from unigen.io.atomic import atomic_write
+from unigen.atomic import atomic_write
 
 
 class CSVLog:

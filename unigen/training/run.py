@@ -12,7 +12,7 @@ import yaml
 from unigen import checkpoint as ckpt
 from unigen.config import Recipe, apply_overrides, parse_recipe, recipe_to_dict
 from unigen.errors import UsageError
-from unigen.io.atomic import atomic_write
+from unigen.atomic import atomic_write
 from unigen.models.registry import get_family
 from unigen.training.data import check_records, encode_all, load_records
 from unigen.training.engine import Trainer
@@ -82,7 +82,9 @@ def _finetune_recipe(card: dict, directory: Path, data: str, overrides) -> Recip
     raw = card.get("recipe")
     if not isinstance(raw, dict):
         raise UsageError(f"checkpoint {directory} records no recipe to fine-tune with")
-    raw = dict(raw, model=card["model_args"])
+    from unigen.models.registry import get_family
+
+    raw = dict(raw, model=get_family(card["family"]).upgrade_model_args(card["model_args"]))
     raw["data"] = {**_data_source(data), "limit": None, "skip_bad_records": False}
     raw["train"] = dict(raw.get("train") or {}, out_dir=str(directory.parent.parent) + "-finetune")
     return parse_recipe(apply_overrides(raw, overrides), source=f"fine-tune of {directory}")

@@ -302,7 +302,7 @@ def reference_features(reference: Sequence[Crystal], fingerprints: bool = True, 
 def _reference_cache_path(reference: Sequence[Crystal]):
     import hashlib
 
-    from unigen.data.paths import cache_dir
+    from unigen.paths import cache_dir
 
     digest = hashlib.sha256(b"crystal-features-v1")
     for crystal in reference:
@@ -312,7 +312,7 @@ def _reference_cache_path(reference: Sequence[Crystal]):
 
 
 def _save_npz(path, arrays: dict) -> None:
-    from unigen.io.atomic import atomic_write
+    from unigen.atomic import atomic_write
 
     with atomic_write(path, "wb") as handle:
         np.savez(handle, **arrays)

@@ -49,8 +49,8 @@ def chemnet_activations(smiles: Sequence[str], batch_size: int = 512, progress: 
 
 def fcd_stats(smiles: Sequence[str], cache: bool = True, progress: bool = False) -> FCDStats:
     """Mean and covariance of ChemNet activations; cached on disk when ``cache`` is set."""
-    from unigen.data.paths import cache_dir
-    from unigen.io.atomic import atomic_write
+    from unigen.paths import cache_dir
+    from unigen.atomic import atomic_write
 
     smiles = list(smiles)
     path = cache_dir() / "metrics" / f"fcd-{smiles_key(smiles)}.npz"

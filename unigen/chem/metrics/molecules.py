@@ -115,8 +115,8 @@ def _canonical_chunk(smiles: list) -> list:
 def canonical_list(smiles: Sequence[str], n_jobs=None, progress=False) -> list[str | None]:
     """Canonical SMILES of each entry (None where RDKit rejects it), cached under ``cache_dir()/metrics``."""
     from unigen.chem.metrics.fcd import smiles_key
-    from unigen.data.paths import cache_dir
-    from unigen.io.atomic import atomic_write
+    from unigen.paths import cache_dir
+    from unigen.atomic import atomic_write
 
     smiles = list(smiles)
     path = cache_dir() / "metrics" / f"canonical-{smiles_key(smiles)}.txt"
@@ -166,8 +166,8 @@ def _nspdk_reference(test_smiles: Sequence[str], n_jobs) -> np.ndarray:
     """Mean NSPDK features of the test molecules, cached by SMILES hash."""
     from unigen.chem.metrics.fcd import smiles_key
     from unigen.chem.metrics.nspdk import mean_features
-    from unigen.data.paths import cache_dir
-    from unigen.io.atomic import atomic_write
+    from unigen.paths import cache_dir
+    from unigen.atomic import atomic_write
 
     path = cache_dir() / "metrics" / f"nspdk-{smiles_key(list(test_smiles))}.npy"
     if path.exists():

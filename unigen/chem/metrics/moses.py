@@ -223,8 +223,8 @@ def reference_stats(records: Sequence[MolRecord | None]) -> ReferenceStats:
 def cached_reference_stats(smiles: Sequence[str], n_jobs=None, progress=False) -> ReferenceStats:
     """``reference_stats`` of a SMILES list, cached as plain arrays under ``cache_dir()/metrics``."""
     from unigen.chem.metrics.fcd import smiles_key
-    from unigen.data.paths import cache_dir
-    from unigen.io.atomic import atomic_write
+    from unigen.paths import cache_dir
+    from unigen.atomic import atomic_write
 
     path = cache_dir() / "metrics" / f"moses-{smiles_key(list(smiles))}.npz"
     if path.exists():

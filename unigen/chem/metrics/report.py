@@ -56,7 +56,7 @@ def to_jsonable(value):
 
 def write_json(path, payload: dict) -> None:
     """Write ``payload`` as indented strict JSON, atomically (never a half-written file)."""
-    from unigen.io.atomic import atomic_write
+    from unigen.atomic import atomic_write
 
     with atomic_write(path) as handle:
         json.dump(to_jsonable(payload), handle, indent=2, allow_nan=False)

@@ -72,3 +72,16 @@ def close_world(world: World) -> None:
 
         if dist.is_initialized():
             dist.destroy_process_group()
+
+
+def gather_objects(world: World, obj) -> list:
+    """``obj`` of every rank, in rank order (``[obj]`` for a world of one).
+
+    Uses ``all_gather_object`` (pickle) between the processes of this one job, never on files."""
+    if world.size <= 1:
+        return [obj]
+    import torch.distributed as dist
+
+    out = [None] * world.size
+    dist.all_gather_object(out, obj)
+    return out

@@ -1,0 +1,22 @@
+"""Read-out heads on top of the shared backbone (``unigen.backbone``).
+
+A head turns backbone states into what a family predicts; it holds no schedule arithmetic
+(that belongs to ``unigen.processes``) and no chemistry.
+
+==================  ==========================================================================
+head                reads -> returns
+==================  ==========================================================================
+NodeScoreHead       node states ``h (B, N, d)`` -> per-node scores ``(B, N, F)``, zero on padding
+PairScoreHead       pair states ``pair (B, N, N, p)`` -> symmetric scores ``(B, N, N)``, zero
+                    diagonal and padding (GDSS's adjacency score)
+TokenHead           node / token states ``(..., d)`` -> logits ``(..., V)``; grows new rows
+VectorHead          a :class:`~unigen.backbone.BackboneOutput` with geometry -> equivariant
+                    vectors ``(B, N, 3)`` | ``(N, 3)`` (EGNN-style)
+==================  ==========================================================================
+"""
+
+from unigen.heads.score import NodeScoreHead, PairScoreHead
+from unigen.heads.token import TokenHead
+from unigen.heads.vector import VectorHead
+
+__all__ = ["NodeScoreHead", "PairScoreHead", "TokenHead", "VectorHead"]

@@ -1,0 +1,32 @@
+"""Token head: logits over a vocabulary, with room for new rows when the vocabulary grows."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+class TokenHead(nn.Module):
+    """``h (..., d)`` -> logits ``(..., V)`` (one linear map)."""
+
+    def __init__(self, dim: int, vocab_size: int):
+        super().__init__()
+        self.proj = nn.Linear(dim, vocab_size)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.proj.out_features
+
+    def forward(self, h: Tensor) -> Tensor:
+        return self.proj(h)
+
+    def grow(self, extra: int) -> None:
+        """Append ``extra`` output rows (fine-tuning on new types): zero weights and the smallest old
+        bias, so the old logits are unchanged and the new types start unlikely."""
+        old = self.proj
+        new = nn.Linear(old.in_features, old.out_features + extra).to(old.weight.device)
+        with torch.no_grad():
+            new.weight[: old.out_features], new.bias[: old.out_features] = old.weight, old.bias
+            new.weight[old.out_features :] = 0.0
+            new.bias[old.out_features :] = old.bias.min()
+        self.proj = new
