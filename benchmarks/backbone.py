@@ -52,8 +52,11 @@ def random_batch(n: int, graphs: int, degree: int, pair_in: int, device) -> dict
         pair = torch.zeros(graphs, n, n, pair_in, device=device)
         pair[g, dst, src] = edge_attr
         dense["pair"] = pair
-    sparse = {"h": h.reshape(-1, 8), "edge_index": torch.stack([g * n + src, g * n + dst]),
-              "batch": torch.arange(graphs, device=device).repeat_interleave(n)}
+    sparse = {
+        "h": h.reshape(-1, 8),
+        "edge_index": torch.stack([g * n + src, g * n + dst]),
+        "batch": torch.arange(graphs, device=device).repeat_interleave(n),
+    }
     if pair_in:
         sparse["edge_attr"] = edge_attr
     return {"dense": dense, "sparse": sparse}
@@ -93,7 +96,9 @@ def run(device: torch.device, args) -> list[dict]:
             batch = random_batch(n, graphs, args.degree, cfg.pair_in, device)
             t_dense = step_time(model, batch["dense"], args.repeats, device)
             t_sparse = step_time(model, batch["sparse"], args.repeats, device)
-            rows.append(dict(setting=name, device=device.type, n=n, graphs=graphs, dense=t_dense, sparse=t_sparse))
+            rows.append(
+                dict(setting=name, device=device.type, n=n, graphs=graphs, dense=t_dense, sparse=t_sparse)
+            )
             print(format_row(rows[-1]), flush=True)
     return rows
 
@@ -134,13 +139,19 @@ def main() -> None:
     devices = [torch.device("cpu")] if args.device != "cuda" else []
     if args.device != "cpu" and torch.cuda.is_available():
         devices.append(torch.device("cuda"))
-    print(f"# backbone throughput, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
-          f"torch {torch.__version__}, {platform.processor() or platform.machine()}, {args.threads} CPU thread(s)")
-    print(f"# dim {args.dim}, heads {args.heads}, depth {args.depth}, degree {args.degree} (+ self loop), "
-          f"~{args.nodes} nodes per batch, median of {args.repeats} forward+backward steps; "
-          "CPU times are process CPU time")
-    print("| setting | device | N | graphs | dense ms | sparse ms | dense nodes/s | sparse nodes/s "
-          "| dense graphs/s | sparse graphs/s | dense/sparse |")
+    print(
+        f"# backbone throughput, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+        f"torch {torch.__version__}, {platform.processor() or platform.machine()}, {args.threads} CPU thread(s)"
+    )
+    print(
+        f"# dim {args.dim}, heads {args.heads}, depth {args.depth}, degree {args.degree} (+ self loop), "
+        f"~{args.nodes} nodes per batch, median of {args.repeats} forward+backward steps; "
+        "CPU times are process CPU time"
+    )
+    print(
+        "| setting | device | N | graphs | dense ms | sparse ms | dense nodes/s | sparse nodes/s "
+        "| dense graphs/s | sparse graphs/s | dense/sparse |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     rows = [row for device in devices for row in run(device, args)]
     print("\n".join(crossover(rows)))

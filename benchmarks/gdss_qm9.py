@@ -28,7 +28,13 @@ def score_seed(model, n, seed, batch_size, train, test, **sampling) -> dict:
     result = generate(model, n, seed=seed, batch_size=batch_size, **sampling)
     seconds = time.perf_counter() - start
     smiles = [r.meta["smiles"] for r in result.records]
-    scores = score_molecules(smiles, train_smiles=train, test_smiles=test, protocol="gdss", metrics=["uniqueness", "novelty", "fcd", "nspdk"])
+    scores = score_molecules(
+        smiles,
+        train_smiles=train,
+        test_smiles=test,
+        protocol="gdss",
+        metrics=["uniqueness", "novelty", "fcd", "nspdk"],
+    )
     return {
         "validity_wo_correction": result.summary["validity_wo_correction"],
         "uniqueness": scores["uniqueness"],
@@ -47,18 +53,35 @@ def main() -> None:
     parser.add_argument("--sampler", default=None)
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--snr", type=float, default=None)
-    parser.add_argument("--scale-eps", type=float, default=None, help="Langevin noise scale (1.0: unbiased Langevin)")
+    parser.add_argument(
+        "--scale-eps", type=float, default=None, help="Langevin noise scale (1.0: unbiased Langevin)"
+    )
     parser.add_argument("--batch-size", type=int, default=2500)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (1 when other jobs share the CPU)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (1 when other jobs share the CPU)"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load(args.model)
     train, test = load_smiles("qm9", "train"), load_smiles("qm9", "test")
     rows = []
-    print(f"model {args.model} (step {model.card.get('steps')}), n={args.n}, sampling {model.config.sampling} overridden by sampler={args.sampler}, steps={args.steps}, snr={args.snr}, scale_eps={args.scale_eps}")
+    print(
+        f"model {args.model} (step {model.card.get('steps')}), n={args.n}, sampling {model.config.sampling} overridden by sampler={args.sampler}, steps={args.steps}, snr={args.snr}, scale_eps={args.scale_eps}"
+    )
     for seed in args.seeds:
-        row = score_seed(model, args.n, seed, args.batch_size, train, test, sampler=args.sampler, steps=args.steps, snr=args.snr, scale_eps=args.scale_eps)
+        row = score_seed(
+            model,
+            args.n,
+            seed,
+            args.batch_size,
+            train,
+            test,
+            sampler=args.sampler,
+            steps=args.steps,
+            snr=args.snr,
+            scale_eps=args.scale_eps,
+        )
         rows.append(row)
         print(f"seed {seed}: " + ", ".join(f"{k} {row[k]:.4f}" for k in (*COLUMNS, "sampling_seconds")))
     for key in COLUMNS:

@@ -31,12 +31,18 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load(args.model, device=args.device)
-    print(f"model {args.model}: step {model.card.get('steps')}, device {args.device}, threads {torch.get_num_threads()}")
-    print(f"{'sampler':>8s} {'steps':>6s} {'n':>6s} {'seconds':>8s} {'mol/s':>7s} {'val w/o corr':>12s} {'valid':>6s} {'unique':>7s} {'novel':>6s}")
+    print(
+        f"model {args.model}: step {model.card.get('steps')}, device {args.device}, threads {torch.get_num_threads()}"
+    )
+    print(
+        f"{'sampler':>8s} {'steps':>6s} {'n':>6s} {'seconds':>8s} {'mol/s':>7s} {'val w/o corr':>12s} {'valid':>6s} {'unique':>7s} {'novel':>6s}"
+    )
     for config in args.config or ["pc:1000", "s4:100"]:
         sampler, steps = config.split(":")
         start = time.perf_counter()
-        result = generate(model, args.n, seed=0, batch_size=args.batch_size, sampler=sampler, steps=int(steps))
+        result = generate(
+            model, args.n, seed=0, batch_size=args.batch_size, sampler=sampler, steps=int(steps)
+        )
         seconds = time.perf_counter() - start
         s = result.summary
         novelty = "n/a" if s["novelty"] is None else f"{100 * s['novelty']:.2f}"

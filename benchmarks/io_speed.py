@@ -50,7 +50,9 @@ def xyz_rows(work: Path):
 def cif_rows(work: Path, data: Path):
     rows = list(csv.DictReader(open(data / "perov_5" / "test.csv")))
     (work / "perov.cif").write_text("\n".join(row["cif"] for row in rows))
-    crystals = timed("read .cif, perov_5 test (1 block each)", len(rows), lambda: uio.read(work / "perov.cif").records)
+    crystals = timed(
+        "read .cif, perov_5 test (1 block each)", len(rows), lambda: uio.read(work / "perov.cif").records
+    )
     timed("write .cif (P1)", len(crystals), lambda: uio.write(work / "out.cif", crystals))
 
 
@@ -58,7 +60,9 @@ def graph_rows(work: Path):
     rng = np.random.default_rng(0)
     graphs = [Graph.from_adjacency(np.triu(rng.random((64, 64)) < 0.1, 1)) for _ in range(5_000)]
     for suffix in ("json", "edgelist"):
-        timed(f"write .{suffix} (5k graphs, 64 nodes)", 5_000, lambda: uio.write(work / f"g.{suffix}", graphs))
+        timed(
+            f"write .{suffix} (5k graphs, 64 nodes)", 5_000, lambda: uio.write(work / f"g.{suffix}", graphs)
+        )
         timed(f"read .{suffix} (5k graphs, 64 nodes)", 5_000, lambda: uio.read(work / f"g.{suffix}"))
 
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import os
 import platform
-import sys
 import shutil
+import sys
 import tempfile
 import time
 

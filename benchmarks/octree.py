@@ -49,8 +49,13 @@ def timed_round_trip(tokenizer: OctreeTokenizer, structures: list, batch: bool =
     encoded = time.perf_counter()
     decoded = tokenizer.decode_batch(sequences) if batch else [tokenizer.decode(q) for q in sequences]
     done, cpu_done = time.perf_counter(), time.process_time()
-    return {"sequences": sequences, "decoded": decoded, "encode_s": encoded - start, "decode_s": done - encoded,
-            "cpu_s": cpu_done - cpu_start}
+    return {
+        "sequences": sequences,
+        "decoded": decoded,
+        "encode_s": encoded - start,
+        "decode_s": done - encoded,
+        "cpu_s": cpu_done - cpu_start,
+    }
 
 
 def errors(structures, sequences, decoded) -> dict:
@@ -92,21 +97,27 @@ def round_trip_crystals(structures, levels: int) -> tuple[dict, list]:
 
 def fmt_row(label, n, atoms, comp, err, resolution) -> str:
     c, p, t = comp["compressed"], comp["plain"], comp["tree"]
-    return (f"| {label} | {n:,} | {atoms.mean():.1f} / {atoms.max()} | {c.mean():.1f} / {c.max()} | "
-            f"{t.mean():.1f} / {t.max()} | {p.mean():.1f} / {p.max()} | {p.mean() / c.mean():.2f}x | "
-            f"{2 * c.mean():.1f} / {2 * c.max()} | {err['coord']:.7f} (limit {resolution / 2:.3f}: {'ok' if err['coord'] <= resolution / 2 + 1e-9 else 'EXCEEDED'}) | "
-            f"{err['lattice']:.1e} | {err['mismatches']} |")
+    return (
+        f"| {label} | {n:,} | {atoms.mean():.1f} / {atoms.max()} | {c.mean():.1f} / {c.max()} | "
+        f"{t.mean():.1f} / {t.max()} | {p.mean():.1f} / {p.max()} | {p.mean() / c.mean():.2f}x | "
+        f"{2 * c.mean():.1f} / {2 * c.max()} | {err['coord']:.7f} (limit {resolution / 2:.3f}: {'ok' if err['coord'] <= resolution / 2 + 1e-9 else 'EXCEEDED'}) | "
+        f"{err['lattice']:.1e} | {err['mismatches']} |"
+    )
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--limit", type=int, default=None, help="structures per split (default: all)")
     parser.add_argument("--out", default=None, help="write the markdown report here")
     args = parser.parse_args(argv)
     lines, notes = [], []
-    header = ("| dataset | structures | atoms mean / max | tokens mean / max (compressed) | tree tokens mean / max | "
-              "tokens mean / max (no compression) | ratio | MNTP length mean / max | max coord error Å | "
-              "max lattice error Å | species mismatches |")
+    header = (
+        "| dataset | structures | atoms mean / max | tokens mean / max (compressed) | tree tokens mean / max | "
+        "tokens mean / max (no compression) | ratio | MNTP length mean / max | max coord error Å | "
+        "max lattice error Å | species mismatches |"
+    )
     lines += [header, "|" + "---|" * 11]
 
     t0 = time.perf_counter()
@@ -116,12 +127,16 @@ def main(argv=None) -> None:
     run = timed_round_trip(tokenizer, qm9)
     err = errors(qm9, run["sequences"], run["decoded"])
     atoms = np.array([m.num_atoms for m in qm9])
-    lines.append(fmt_row("QM9 (L=6)", len(qm9), atoms, compression(run["sequences"]), err, tokenizer.resolution))
+    lines.append(
+        fmt_row("QM9 (L=6)", len(qm9), atoms, compression(run["sequences"]), err, tokenizer.resolution)
+    )
     print(lines[-1], flush=True)
     speeds = {"one structure per call": run}
     batch = timed_round_trip(tokenizer, qm9, batch=True)
     same = all(a.same_tokens(b) for a, b in zip(run["sequences"], batch["sequences"]))
-    same &= all(np.abs(a.positions - b.positions).max() < 1e-9 for a, b in zip(run["decoded"], batch["decoded"]))
+    same &= all(
+        np.abs(a.positions - b.positions).max() < 1e-9 for a, b in zip(run["decoded"], batch["decoded"])
+    )
     speeds["encode_batch / decode_batch"] = batch
     print(f"batch tokens and decoded structures identical to one-per-call: {same}", flush=True)
     del run, batch
@@ -132,7 +147,9 @@ def main(argv=None) -> None:
             result, refused = round_trip_crystals(structures, levels=8)
             tag = f"{label} (L=8, {'CDVAE Niggli cells' if niggli else 'raw CIF cells'})"
             atoms = np.array([s.num_atoms for s in result["structures"]])
-            lines.append(fmt_row(tag, len(result["structures"]), atoms, compression(result["sequences"]), result, 0.01))
+            lines.append(
+                fmt_row(tag, len(result["structures"]), atoms, compression(result["sequences"]), result, 0.01)
+            )
             print(lines[-1], flush=True)
             if refused:
                 notes.append(refused_note(tag, refused))
@@ -178,8 +195,10 @@ def main(argv=None) -> None:
 
 def speed_row(name: str, run: dict, n: int) -> str:
     total = run["encode_s"] + run["decode_s"]
-    return (f"| {name} | {run['encode_s']:.1f} | {run['decode_s']:.1f} | {total:.1f} | {n / total:,.0f} "
-            f"| {run['cpu_s']:.1f} | {n / run['cpu_s']:,.0f} |")
+    return (
+        f"| {name} | {run['encode_s']:.1f} | {run['decode_s']:.1f} | {total:.1f} | {n / total:,.0f} "
+        f"| {run['cpu_s']:.1f} | {n / run['cpu_s']:,.0f} |"
+    )
 
 
 def refused_note(tag: str, refused: list) -> str:
@@ -187,10 +206,12 @@ def refused_note(tag: str, refused: list) -> str:
     structures = [s for s, _ in refused]
     result, still = round_trip_crystals(structures, levels=9)
     formulas = ", ".join(s.meta.get("material_id", "?") for s in structures)
-    return (f"{tag}: {len(refused)} structure(s) refused at L=8 with a clear error (material_id {formulas}: "
-            f"\"{refused[0][1]}\"); at L=9 they round-trip with max coord error {result['coord']:.7f} Å, "
-            f"lattice error {result['lattice']:.1e} Å, {result['mismatches']} species mismatches"
-            f"{f', {len(still)} still too large' if still else ''}.")
+    return (
+        f"{tag}: {len(refused)} structure(s) refused at L=8 with a clear error (material_id {formulas}: "
+        f'"{refused[0][1]}"); at L=9 they round-trip with max coord error {result["coord"]:.7f} Å, '
+        f"lattice error {result['lattice']:.1e} Å, {result['mismatches']} species mismatches"
+        f"{f', {len(still)} still too large' if still else ''}."
+    )
 
 
 if __name__ == "__main__":

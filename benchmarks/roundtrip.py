@@ -98,5 +98,6 @@ def main() -> None:
             f"max |dfrac| {max_frac:.2e}, max |dlattice| {max_lat:.2e} A  ({seconds:.1f} s)"
         )
 
+
 if __name__ == "__main__":
     main()

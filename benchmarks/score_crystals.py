@@ -40,7 +40,9 @@ def csp_self_match(n_jobs) -> list[str]:
     test = list(load_dataset("perov_5", "test"))
     rows = []
     for require_valid in (True, False):
-        result, seconds = _timed(csp_match, test, test, require_valid=require_valid, n_jobs=n_jobs, progress=True)
+        result, seconds = _timed(
+            csp_match, test, test, require_valid=require_valid, n_jobs=n_jobs, progress=True
+        )
         rows.append(
             f"| Perov-5 test vs itself, require_valid={require_valid} | {result['n']} | {100 * result['match_rate']:.2f} % "
             f"| {result['rmse']:.2e} | {len(result['truth_invalid'])} | {seconds:.1f} s |"
@@ -55,7 +57,13 @@ def denovo_rows(dataset: str, fingerprints: bool, n_jobs) -> list[str]:
 
     val, test = list(load_dataset(dataset, "val")), list(load_dataset(dataset, "test"))
     result, seconds = _timed(
-        score_crystals, val, test=test, dataset=dataset, fingerprints=fingerprints, n_jobs=n_jobs, progress=True
+        score_crystals,
+        val,
+        test=test,
+        dataset=dataset,
+        fingerprints=fingerprints,
+        n_jobs=n_jobs,
+        progress=True,
     )
 
     def pct(key):
@@ -80,7 +88,11 @@ def edm_rows(n_jobs) -> list[str]:
     test = list(load_dataset("qm9_3d", "test"))
     result, seconds = _timed(score_molecules3d, test, n_jobs=n_jobs, progress=True)
     keys = ("atom_stability", "mol_stability", "validity", "uniqueness", "valid_x_unique")
-    row = f"| QM9 EDM test split | {result['n']} | " + " | ".join(f"{100 * result[k]:.2f}" for k in keys) + f" | {seconds:.0f} s |"
+    row = (
+        f"| QM9 EDM test split | {result['n']} | "
+        + " | ".join(f"{100 * result[k]:.2f}" for k in keys)
+        + f" | {seconds:.0f} s |"
+    )
     print(row, flush=True)
     return [row]
 
@@ -138,14 +150,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-jobs", type=int, default=None)
     parser.add_argument("--sections", nargs="+", choices=list(SECTIONS), default=list(SECTIONS))
-    parser.add_argument("--skip-coverage", action="store_true", help="no fingerprints (validity + Wasserstein only)")
+    parser.add_argument(
+        "--skip-coverage", action="store_true", help="no fingerprints (validity + Wasserstein only)"
+    )
     parser.add_argument("--datasets", nargs="+", default=["perov_5", "carbon_24"])
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
     runners = {
         "csp": lambda: csp_self_match(args.n_jobs),
-        "denovo": lambda: [r for name in args.datasets for r in denovo_rows(name, not args.skip_coverage, args.n_jobs)],
+        "denovo": lambda: [
+            r for name in args.datasets for r in denovo_rows(name, not args.skip_coverage, args.n_jobs)
+        ],
         "edm": lambda: edm_rows(args.n_jobs),
     }
     rows = {name: runners[name]() for name in args.sections}
@@ -155,7 +171,9 @@ def main(argv=None):
 def _provenance(args, argv) -> str:
     from unigen.chem.metrics._parallel import resolve_jobs
 
-    command = " ".join(["nice python benchmarks/score_crystals.py", *(argv if argv is not None else sys.argv[1:])])
+    command = " ".join(
+        ["nice python benchmarks/score_crystals.py", *(argv if argv is not None else sys.argv[1:])]
+    )
     return (
         f"Command: `{command.strip()}` ({resolve_jobs(args.n_jobs)} worker processes); "
         f"machine: 2-core dev VM, shared with parallel jobs ({os.cpu_count()} CPUs visible, {platform.machine()}), "

@@ -33,8 +33,22 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 
 SHOWN = [
-    "validity", "uniqueness", "novelty", "vun", "FCD/Test", "NSPDK/Test", "FCD/TestSF", "SNN/Test", "SNN/TestSF",
-    "Frag/Test", "Frag/TestSF", "Scaf/Test", "Scaf/TestSF", "IntDiv", "IntDiv2", "Filters",
+    "validity",
+    "uniqueness",
+    "novelty",
+    "vun",
+    "FCD/Test",
+    "NSPDK/Test",
+    "FCD/TestSF",
+    "SNN/Test",
+    "SNN/TestSF",
+    "Frag/Test",
+    "Frag/TestSF",
+    "Scaf/Test",
+    "Scaf/TestSF",
+    "IntDiv",
+    "IntDiv2",
+    "Filters",
 ]
 
 
@@ -68,9 +82,17 @@ def run_qm9(n_jobs: int) -> None:
 
     train, test = load_smiles("qm9", "train"), load_smiles("qm9", "test")
     sample = random.Random(0).sample(train, 10_000)
-    out, sec = _timed(smiles=sample, train_smiles=train, test_smiles=test, protocol="gdss", n_jobs=n_jobs, progress=True)
+    out, sec = _timed(
+        smiles=sample, train_smiles=train, test_smiles=test, protocol="gdss", n_jobs=n_jobs, progress=True
+    )
     _print("QM9 (GDSS split): 10,000 train molecules as generated vs test", out, sec)
-    out, sec = _timed(smiles=test, train_smiles=train, protocol="gdss", metrics=["validity", "uniqueness", "novelty"], n_jobs=n_jobs)
+    out, sec = _timed(
+        smiles=test,
+        train_smiles=train,
+        protocol="gdss",
+        metrics=["validity", "uniqueness", "novelty"],
+        n_jobs=n_jobs,
+    )
     _print("QM9 (GDSS split): test split as generated, novelty vs train", out, sec)
 
 
@@ -80,8 +102,14 @@ def run_speed(n_jobs: int, cold: bool) -> None:
     if cold:
         os.environ["UNIGEN_CACHE_DIR"] = tempfile.mkdtemp(prefix="unigen-cold-")
     train, test = load_smiles("qm9", "train"), load_smiles("qm9", "test")
-    out, sec = _timed(smiles=test[:10_000], train_smiles=train, test_smiles=test, protocol="gdss", n_jobs=n_jobs)
-    _print(f"speed: 10,000 SMILES, {len(train):,} train, {'cold' if cold else 'warm'} cache, n_jobs={n_jobs}", out, sec)
+    out, sec = _timed(
+        smiles=test[:10_000], train_smiles=train, test_smiles=test, protocol="gdss", n_jobs=n_jobs
+    )
+    _print(
+        f"speed: 10,000 SMILES, {len(train):,} train, {'cold' if cold else 'warm'} cache, n_jobs={n_jobs}",
+        out,
+        sec,
+    )
 
 
 def run_moses(n_jobs: int, sample_size: int, group_size: int, ref_size: int) -> None:
@@ -90,14 +118,20 @@ def run_moses(n_jobs: int, sample_size: int, group_size: int, ref_size: int) -> 
     train = load_smiles("moses", "train")
     test, scaffolds = load_smiles("moses", "test"), load_smiles("moses", "test_scaffolds")
     sample = random.Random(0).sample(train, sample_size)
-    args = dict(test_smiles=test, test_scaffold_smiles=scaffolds, protocol="moses", n_jobs=n_jobs, progress=True)
+    args = dict(
+        test_smiles=test, test_scaffold_smiles=scaffolds, protocol="moses", n_jobs=n_jobs, progress=True
+    )
     if ref_size:
         rng = random.Random(1)
-        args.update(test_smiles=rng.sample(test, ref_size), test_scaffold_smiles=rng.sample(scaffolds, ref_size))
+        args.update(
+            test_smiles=rng.sample(test, ref_size), test_scaffold_smiles=rng.sample(scaffolds, ref_size)
+        )
     out, sec = _timed(smiles=sample[:group_size], metrics=["validity", "moses"], **args)
     refs = f"{ref_size:,}-molecule random subsets (seed 1)" if ref_size else "all"
     _print(f"MOSES group: first {group_size:,} of the sample vs {refs} of test / test_scaffolds", out, sec)
-    args.update(test_smiles=test, test_scaffold_smiles=scaffolds)  # FCD last: its test statistics may be cached by then
+    args.update(
+        test_smiles=test, test_scaffold_smiles=scaffolds
+    )  # FCD last: its test statistics may be cached by then
     out, sec = _timed(smiles=sample, metrics=["validity", "uniqueness", "fcd"], **args)
     _print(f"MOSES train sample ({sample_size:,}, seed 0): FCD vs all of test / test_scaffolds", out, sec)
 
@@ -109,13 +143,19 @@ def run_fcd_sizes(n_jobs: int, sizes: list[int]) -> None:
     from unigen.data import load_smiles
 
     train = load_smiles("moses", "train")
-    test, scaffolds = fcd_stats(load_smiles("moses", "test")), fcd_stats(load_smiles("moses", "test_scaffolds"))
+    test, scaffolds = (
+        fcd_stats(load_smiles("moses", "test")),
+        fcd_stats(load_smiles("moses", "test_scaffolds")),
+    )
     for size in sizes:
         start = time.perf_counter()
         sample = [c for c in canonical_list(random.Random(0).sample(train, size), n_jobs=n_jobs) if c]
         gen = fcd_stats(sample, cache=False)
         seconds = time.perf_counter() - start
-        print(f"| {size:,} | {frechet_distance(gen, test):.4f} | {frechet_distance(gen, scaffolds):.4f} | {seconds:.0f} |", flush=True)
+        print(
+            f"| {size:,} | {frechet_distance(gen, test):.4f} | {frechet_distance(gen, scaffolds):.4f} | {seconds:.0f} |",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -124,9 +164,15 @@ def main() -> None:
     parser.add_argument("--sizes", default="30000,100000", help="fcd-sizes: comma-separated sample sizes")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--cold", action="store_true")
-    parser.add_argument("--sample", type=int, default=30_000, help="train molecules scored (FCD, validity, uniqueness)")
-    parser.add_argument("--group-sample", type=int, default=30_000, help="how many of them get the MOSES group")
-    parser.add_argument("--ref-sample", type=int, default=0, help="subsample test sets for SNN/Frag/Scaf (0 = all)")
+    parser.add_argument(
+        "--sample", type=int, default=30_000, help="train molecules scored (FCD, validity, uniqueness)"
+    )
+    parser.add_argument(
+        "--group-sample", type=int, default=30_000, help="how many of them get the MOSES group"
+    )
+    parser.add_argument(
+        "--ref-sample", type=int, default=0, help="subsample test sets for SNN/Frag/Scaf (0 = all)"
+    )
     args = parser.parse_args()
     import torch
 

@@ -39,17 +39,24 @@ def match_rate(tokenizer, crystals) -> tuple[float, float]:
 
     matcher = StructureMatcher(stol=0.5, ltol=0.3, angle_tol=10)
     start = time.perf_counter()
-    matched = sum(matcher.fit(crystal_to_pymatgen(c), crystal_to_pymatgen(tokenizer.decode(tokenizer.encode(c)))) for c in crystals)
+    matched = sum(
+        matcher.fit(crystal_to_pymatgen(c), crystal_to_pymatgen(tokenizer.decode(tokenizer.encode(c))))
+        for c in crystals
+    )
     return matched / len(crystals), time.perf_counter() - start
 
 
 def report(name: str, crystals) -> None:
     for label, tokenizer in SETTINGS.items():
         coord, lattice, seconds = max_errors(tokenizer, crystals)
-        print(f"{name:10s} {len(crystals):5d} {label:9s} max coord err {coord:.2e} A, max lattice err {lattice:.1e} A"
-              f"  (encode+decode {seconds:.2f} s)")
+        print(
+            f"{name:10s} {len(crystals):5d} {label:9s} max coord err {coord:.2e} A, max lattice err {lattice:.1e} A"
+            f"  (encode+decode {seconds:.2f} s)"
+        )
     rate, seconds = match_rate(SETTINGS["spec wrap"], crystals)
-    print(f"{name:10s} {len(crystals):5d} spec wrap StructureMatcher match rate {100 * rate:.2f} %  ({seconds:.1f} s)")
+    print(
+        f"{name:10s} {len(crystals):5d} spec wrap StructureMatcher match rate {100 * rate:.2f} %  ({seconds:.1f} s)"
+    )
 
 
 def main() -> None:

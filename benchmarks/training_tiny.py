@@ -31,7 +31,15 @@ TINY = Path(__file__).resolve().parents[1] / "recipes" / "tiny" / "toy.yaml"
 
 def run_once(steps: int, ckpt_every: int) -> tuple[float, float, dict]:
     with tempfile.TemporaryDirectory() as out:
-        recipe = load_recipe(TINY, [f"train.steps={steps}", f"train.ckpt_every={ckpt_every}", "train.progress=false", f"train.out_dir={out}"])
+        recipe = load_recipe(
+            TINY,
+            [
+                f"train.steps={steps}",
+                f"train.ckpt_every={ckpt_every}",
+                "train.progress=false",
+                f"train.out_dir={out}",
+            ],
+        )
         records, _ = load_records(recipe.data)
         family = get_family(recipe.family)
         seed_everything(recipe.train.seed)

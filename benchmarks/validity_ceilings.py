@@ -37,8 +37,10 @@ def load(name: str, split: str, limit: int | None):
 def report_stability(label: str, molecules, dtype) -> None:
     stable, n_stable, n_atoms = validity.stability_3d_batch(molecules, dtype=dtype)
     rates = validity.stability_rates(stable, n_stable, n_atoms)
-    print(f"  {label}: {len(molecules)} molecules, atom stability {100 * rates['atom_stability']:.2f} %, "
-          f"molecule stability {100 * rates['molecule_stability']:.2f} %")
+    print(
+        f"  {label}: {len(molecules)} molecules, atom stability {100 * rates['atom_stability']:.2f} %, "
+        f"molecule stability {100 * rates['molecule_stability']:.2f} %"
+    )
 
 
 def bench_qm9(limit: int | None) -> None:
@@ -53,21 +55,29 @@ def bench_qm9(limit: int | None) -> None:
 def report_3d_validity(molecules) -> None:
     """EDM RDKit validity: EDM bonds, sanitise, largest fragment (no charges)."""
     valid = sum(validity.valid_mol_3d(m) is not None for m in molecules)
-    print(f"  RDKit validity (EDM bonds, largest fragment): {100 * valid / len(molecules):.2f} % of {len(molecules)}")
+    print(
+        f"  RDKit validity (EDM bonds, largest fragment): {100 * valid / len(molecules):.2f} % of {len(molecules)}"
+    )
 
 
 def bench_crystals(limit: int | None) -> None:
     for name in ("perov_5", "carbon_24"):
         print(f"{name} test")
         crystals = timed("load (CIF parsing)", load, name, "test", limit)
-        structural = np.array(timed("structural", lambda: [validity.structural_validity(c) for c in crystals]))
+        structural = np.array(
+            timed("structural", lambda: [validity.structural_validity(c) for c in crystals])
+        )
         composition = np.array(
-            timed("compositional", lambda: [validity.compositional_validity(c.atomic_numbers) for c in crystals])
+            timed(
+                "compositional", lambda: [validity.compositional_validity(c.atomic_numbers) for c in crystals]
+            )
         )
         min_d = min(validity.min_interatomic_distance(c) for c in crystals)
-        print(f"  {len(crystals)} crystals: structural {100 * structural.mean():.2f} %, compositional "
-              f"{100 * composition.mean():.2f} %, both {100 * (structural & composition).mean():.2f} %, "
-              f"smallest interatomic distance {min_d:.3f} A")
+        print(
+            f"  {len(crystals)} crystals: structural {100 * structural.mean():.2f} %, compositional "
+            f"{100 * composition.mean():.2f} %, both {100 * (structural & composition).mean():.2f} %, "
+            f"smallest interatomic distance {min_d:.3f} A"
+        )
 
 
 def bench_mol2d(limit: int | None) -> None:
@@ -76,7 +86,9 @@ def bench_mol2d(limit: int | None) -> None:
 
     smiles = load_smiles("qm9", "train") + load_smiles("qm9", "test")
     smiles = smiles[:: max(1, len(smiles) // (limit or 10000))]
-    print(f"QM9 2D (every k-th SMILES of the GDSS train + test splits, {len(smiles)} molecules, kekulized, no H)")
+    print(
+        f"QM9 2D (every k-th SMILES of the GDSS train + test splits, {len(smiles)} molecules, kekulized, no H)"
+    )
     graphs = timed("parse", lambda: [smiles_to_graph(s) for s in smiles])
     for graph in graphs:
         graph.charges[:] = 0  # models predict no charges: the published constructions add them
@@ -97,7 +109,9 @@ def bench_graphs() -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--limit", type=int, default=None, help="first N structures per dataset")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: qm9,crystals,mol2d,graphs")
     args = parser.parse_args()

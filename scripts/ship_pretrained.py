@@ -28,9 +28,18 @@ def main() -> None:
     parser.add_argument("name")
     parser.add_argument("--command", required=True, help="the training command that produced the run")
     parser.add_argument("--status", default="complete", help="e.g. 'intermediate: step 12000 of 35400'")
-    parser.add_argument("--metrics", type=Path, required=True, help="YAML with measured metrics, command, machine")
-    parser.add_argument("--sampling", nargs="*", default=[], help="KEY=VALUE overrides of model_args.sampling")
-    parser.add_argument("--weights", choices=("as-saved", "raw"), default="as-saved", help="raw: the non-EMA weights of the trainer state")
+    parser.add_argument(
+        "--metrics", type=Path, required=True, help="YAML with measured metrics, command, machine"
+    )
+    parser.add_argument(
+        "--sampling", nargs="*", default=[], help="KEY=VALUE overrides of model_args.sampling"
+    )
+    parser.add_argument(
+        "--weights",
+        choices=("as-saved", "raw"),
+        default="as-saved",
+        help="raw: the non-EMA weights of the trainer state",
+    )
     args = parser.parse_args()
     source = resolve(args.checkpoint)
     card = read_card(source)
@@ -46,7 +55,7 @@ def main() -> None:
     }
     if args.weights == "raw":
         trainer = read_tensors(source / TRAINER_TENSORS)
-        weights = {k[len("model."):]: v for k, v in trainer.items() if k.startswith("model.")}
+        weights = {k[len("model.") :]: v for k, v in trainer.items() if k.startswith("model.")}
         card["weights"] = "raw"
     else:
         weights = read_tensors(source / WEIGHTS, expected_sha256=card["weights_sha256"])

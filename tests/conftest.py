@@ -46,4 +46,6 @@ def data_path(*parts) -> Path:
 
 def requires_data(*parts):
     """Skip a test when a benchmark file is absent (a user's checkout without ../shared/data)."""
-    return pytest.mark.skipif(not data_path(*parts).exists(), reason=f"benchmark file {'/'.join(parts)} not available")
+    return pytest.mark.skipif(
+        not data_path(*parts).exists(), reason=f"benchmark file {'/'.join(parts)} not available"
+    )

@@ -55,7 +55,9 @@ def unit_of(module: str) -> str | None:
     """The unit owning ``module`` (longest prefix), or None if no row covers it."""
     if module == ROOT:
         return ROOT
-    owners = [u for u in RULES if u != ROOT and (module == f"{ROOT}.{u}" or module.startswith(f"{ROOT}.{u}."))]
+    owners = [
+        u for u in RULES if u != ROOT and (module == f"{ROOT}.{u}" or module.startswith(f"{ROOT}.{u}."))
+    ]
     return max(owners, key=len, default=None)
 
 
@@ -125,10 +127,14 @@ def violations() -> list[str]:
             if not _is_module(target):
                 problems.append(f"{rel}:{line}: imports {target}, which does not exist (moved or removed?)")
             elif other is None:
-                problems.append(f"{rel}:{line}: imports {target}, which belongs to no unit of docs/architecture.md")
+                problems.append(
+                    f"{rel}:{line}: imports {target}, which belongs to no unit of docs/architecture.md"
+                )
             elif other != unit and other not in RULES[unit].may_import:
                 allowed = ", ".join(sorted(RULES[unit].may_import)) or "nothing from unigen"
-                problems.append(f"{rel}:{line}: `{unit}` imports {target} (`{other}`); `{unit}` may import only {allowed}")
+                problems.append(
+                    f"{rel}:{line}: `{unit}` imports {target} (`{other}`); `{unit}` may import only {allowed}"
+                )
     return problems
 
 

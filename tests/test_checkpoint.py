@@ -22,7 +22,13 @@ TINY = Path(__file__).resolve().parents[1] / "recipes" / "tiny" / "toy.yaml"
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    sets = ["train.steps=6", "train.ckpt_every=3", "train.progress=false", "shared.width=16", f"train.out_dir={out}"]
+    sets = [
+        "train.steps=6",
+        "train.ckpt_every=3",
+        "train.progress=false",
+        "shared.width=16",
+        f"train.out_dir={out}",
+    ]
     train(load_recipe(TINY, sets))
     return out
 
@@ -78,7 +84,9 @@ def test_truncated_weights_are_reported(ckpt):
 def test_corrupt_weights_are_reported_even_without_a_checksum(ckpt):
     (ckpt / "model.safetensors").write_bytes(b"\x00garbage" * 10)
     assert "does not match the card's checksum" in _error(ckpt)
-    with pytest.raises(UsageError, match="is corrupt or truncated: model.safetensors: Error while deserializing header"):
+    with pytest.raises(
+        UsageError, match="is corrupt or truncated: model.safetensors: Error while deserializing header"
+    ):
         checkpoint.read_tensors(ckpt / "model.safetensors", expected_sha256=None)
 
 
@@ -119,7 +127,9 @@ def test_an_existing_path_wins_over_a_shipped_name_of_the_same_spelling(ckpt, tm
 def test_an_unknown_model_name_lists_the_shipped_models():
     message = _error("no-such-model")
     assert "'no-such-model' is neither an existing checkpoint path nor a shipped model" in message
-    assert message.endswith(f"shipped models: {', '.join(pretrained.available()) or 'none in this installation'}")
+    assert message.endswith(
+        f"shipped models: {', '.join(pretrained.available()) or 'none in this installation'}"
+    )
 
 
 @register_family("toy_twin")
@@ -129,7 +139,18 @@ class _Twin(MaskedAtomModel):
 
 def test_a_checkpoint_of_another_family_is_refused(ckpt, capsys):
     assert "is a 'toy' model, expected a 'toy_twin' model" in _error(ckpt, family="toy_twin")
-    code = main(["train", str(TINY), "--set", "family=toy_twin", "--resume", str(ckpt), "--set", "train.progress=false"])
+    code = main(
+        [
+            "train",
+            str(TINY),
+            "--set",
+            "family=toy_twin",
+            "--resume",
+            str(ckpt),
+            "--set",
+            "train.progress=false",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
     assert "is a 'toy' model; the recipe trains 'toy_twin'" in err
@@ -159,7 +180,9 @@ def test_resume_needs_intact_trainer_state(run_dir, tmp_path, capsys):
 
 
 def test_checkpoints_appear_atomically(tmp_path):
-    model = MaskedAtomModel(MaskedAtomModel.Config(d_model=8, n_heads=2, n_layers=1, pair_dim=2), {"atom_types": ["C"]})
+    model = MaskedAtomModel(
+        MaskedAtomModel.Config(d_model=8, n_heads=2, n_layers=1, pair_dim=2), {"atom_types": ["C"]}
+    )
 
     class Boom(dict):
         def items(self):

@@ -27,13 +27,18 @@ def test_tiny_recipe_maps_onto_dataclasses():
     recipe = load_recipe(TINY)
     assert recipe.family == "toy"
     assert recipe.model.d_model == 32  # "${width}" from the shared section
-    assert isinstance(recipe.train, TrainConfig) and recipe.train.lr == 3e-3  # YAML 1.1 reads 3e-3 as a string
+    assert (
+        isinstance(recipe.train, TrainConfig) and recipe.train.lr == 3e-3
+    )  # YAML 1.1 reads 3e-3 as a string
     assert isinstance(recipe.data, DataConfig)
     assert Path(recipe.data.path) == TINY.parent / "molecules.smi"  # resolved against the recipe's folder
 
 
 def test_overrides_are_parsed_as_yaml_and_shared_values_propagate():
-    recipe = load_recipe(TINY, ["train.lr=1e-4", "train.betas=[0.8, 0.9]", "shared.width=8", "train.device=cpu", "data.limit=7"])
+    recipe = load_recipe(
+        TINY,
+        ["train.lr=1e-4", "train.betas=[0.8, 0.9]", "shared.width=8", "train.device=cpu", "data.limit=7"],
+    )
     assert recipe.train.lr == 1e-4 and recipe.train.betas == [0.8, 0.9]
     assert recipe.model.d_model == 8 and recipe.train.device == "cpu" and recipe.data.limit == 7
 
@@ -43,7 +48,10 @@ def test_unknown_keys_are_refused_with_the_valid_keys():
     assert message.startswith("recipe: unknown key 'lrr' in section 'train'; valid keys: batch_size, betas,")
     assert "lr," in message
     assert "valid keys: d_model, mask_rate, n_heads, n_layers" in _error(BASE, ["model.width=3"])
-    assert "unknown key 'trian' in the recipe's top level; valid keys: data, family, model, shared, train" in _error(BASE, ["trian.lr=1"])
+    assert (
+        "unknown key 'trian' in the recipe's top level; valid keys: data, family, model, shared, train"
+        in _error(BASE, ["trian.lr=1"])
+    )
 
 
 @pytest.mark.parametrize(

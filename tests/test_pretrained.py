@@ -30,7 +30,9 @@ def test_model_loads_and_samples(name):
     result = generate(model, 4, seed=0, steps=5)
     assert len(result.records) <= 4 and result.summary["generated"] == 4
     again = generate(model, 4, seed=0, steps=5)
-    assert [getattr(r, "meta", {}).get("smiles") for r in result.records] == [getattr(r, "meta", {}).get("smiles") for r in again.records]
+    assert [getattr(r, "meta", {}).get("smiles") for r in result.records] == [
+        getattr(r, "meta", {}).get("smiles") for r in again.records
+    ]
     assert isinstance(next(model.parameters()), torch.Tensor)
 
 
@@ -41,7 +43,9 @@ def test_load_accepts_a_shipped_name(name):
 
 
 def test_unknown_model_name_is_a_clear_error():
-    with pytest.raises(UsageError, match="neither an existing checkpoint path nor a shipped model; shipped models: ") as info:
+    with pytest.raises(
+        UsageError, match="neither an existing checkpoint path nor a shipped model; shipped models: "
+    ) as info:
         resolve("no-such-model")
     assert all(name in str(info.value) for name in SHIPPED)
 

@@ -23,7 +23,10 @@ def mean_field(h, pair):
 def test_permutation_passes_and_reports_error():
     inputs = {"h": torch.randn(2, 5, 3, **torch_f64), "pair": torch.randn(2, 5, 5, 3, **torch_f64)}
     err = assert_permutation_equivariant(
-        mean_field, inputs, node_axes={"h": 1, "pair": (1, 2)}, output_node_axes={"node": 1, "pair": (1, 2), "graph": None}
+        mean_field,
+        inputs,
+        node_axes={"h": 1, "pair": (1, 2)},
+        output_node_axes={"node": 1, "pair": (1, 2), "graph": None},
     )
     assert 0.0 <= err < 1e-12
 
@@ -31,7 +34,9 @@ def test_permutation_passes_and_reports_error():
 def test_permutation_catches_index_dependence():
     inputs = {"h": torch.randn(2, 5, 3, **torch_f64)}
     with pytest.raises(AssertionError, match="'out' max error"):
-        assert_permutation_equivariant(lambda h: h + torch.arange(5.0).view(1, 5, 1), inputs, node_axes={"h": 1})
+        assert_permutation_equivariant(
+            lambda h: h + torch.arange(5.0).view(1, 5, 1), inputs, node_axes={"h": 1}
+        )
 
 
 def test_permutation_relabels_edge_index():
@@ -40,8 +45,13 @@ def test_permutation_relabels_edge_index():
     def incoming_sum(x, edge_index):
         return torch.zeros_like(x).index_add_(0, edge_index[1], x[edge_index[0]])
 
-    inputs = {"x": torch.randn(6, 2, **torch_f64), "edge_index": torch.tensor([[0, 1, 2, 5, 4], [1, 2, 0, 3, 3]])}
-    assert_permutation_equivariant(incoming_sum, inputs, node_axes={"x": 0}, output_node_axes=0, index_inputs=["edge_index"])
+    inputs = {
+        "x": torch.randn(6, 2, **torch_f64),
+        "edge_index": torch.tensor([[0, 1, 2, 5, 4], [1, 2, 0, 3, 3]]),
+    }
+    assert_permutation_equivariant(
+        incoming_sum, inputs, node_axes={"x": 0}, output_node_axes=0, index_inputs=["edge_index"]
+    )
     with pytest.raises(AssertionError):  # forgetting to relabel breaks it
         assert_permutation_equivariant(incoming_sum, inputs, node_axes={"x": 0}, output_node_axes=0)
 
@@ -97,7 +107,9 @@ def test_lattice_checks():
         assert_e3_equivariant(plain, inputs, input_kinds=kinds, checks=["lattice_shift"])
     cell_volume_sign = lambda pos, lattice: torch.det(lattice)  # noqa: E731
     with pytest.raises(AssertionError, match="lattice_basis"):
-        assert_e3_equivariant(cell_volume_sign, inputs, input_kinds=kinds, checks=["lattice_basis"], n_trials=8)
+        assert_e3_equivariant(
+            cell_volume_sign, inputs, input_kinds=kinds, checks=["lattice_basis"], n_trials=8
+        )
 
 
 def test_random_transforms_are_what_they_claim():
@@ -132,7 +144,9 @@ def test_leak_block_order_allows_within_block():
     inputs = {"h": torch.randn(1, 6, 2, **torch_f64)}
     assert_no_future_leak(block_mean, inputs, node_axes={"h": 1}, order=blocks)
     with pytest.raises(AssertionError):
-        assert_no_future_leak(block_mean, inputs, node_axes={"h": 1}, order=torch.arange(6).view(1, 6), n_trials=5)
+        assert_no_future_leak(
+            block_mean, inputs, node_axes={"h": 1}, order=torch.arange(6).view(1, 6), n_trials=5
+        )
 
 
 def test_leak_visible_matrix_and_int_tokens():
@@ -149,4 +163,9 @@ def test_leak_visible_matrix_and_int_tokens():
 def test_leak_vacuous_check_fails():
     h = torch.randn(1, 4, 2, **torch_f64)
     with pytest.raises(AssertionError, match="proves nothing"):
-        assert_no_future_leak(lambda h, g: g.cumsum(1), {"h": h, "g": h.clone()}, node_axes={"h": 1}, order=torch.arange(4).view(1, 4))
+        assert_no_future_leak(
+            lambda h, g: g.cumsum(1),
+            {"h": h, "g": h.clone()},
+            node_axes={"h": 1},
+            order=torch.arange(4).view(1, 4),
+        )

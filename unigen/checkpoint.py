@@ -80,14 +80,18 @@ def resolve(name_or_path) -> Path:
         if shipped is not None:
             return shipped
         names = ", ".join(pretrained.available()) or "none in this installation"
-        raise UsageError(f"model '{name_or_path}' is neither an existing checkpoint path nor a shipped model; shipped models: {names}")
+        raise UsageError(
+            f"model '{name_or_path}' is neither an existing checkpoint path nor a shipped model; shipped models: {names}"
+        )
     if path.is_file():
         path = path.parent
     if (path / CARD).is_file():
         return path
     latest = latest_checkpoint(path)
     if latest is None:
-        raise UsageError(f"{path} is not a unigen checkpoint (no {CARD}) and holds no {CHECKPOINTS}/ to resume from")
+        raise UsageError(
+            f"{path} is not a unigen checkpoint (no {CARD}) and holds no {CHECKPOINTS}/ to resume from"
+        )
     return latest
 
 
@@ -110,7 +114,9 @@ def read_card(directory) -> dict:
     if missing:
         raise UsageError(f"checkpoint {directory}: {CARD} lacks {', '.join(missing)}")
     if not isinstance(card["unigen_checkpoint"], int) or card["unigen_checkpoint"] > FORMAT_VERSION:
-        raise UsageError(f"checkpoint {directory} uses format {card['unigen_checkpoint']}; upgrade unigen to read it")
+        raise UsageError(
+            f"checkpoint {directory} uses format {card['unigen_checkpoint']}; upgrade unigen to read it"
+        )
     if not isinstance(card["family"], str) or not isinstance(card["state"], dict):
         raise UsageError(f"checkpoint {directory}: {CARD} has a malformed 'family' or 'state'")
     return card
@@ -125,12 +131,18 @@ def build_model(card: dict, directory):
         cls = get_family(card["family"])
     except UsageError as err:
         raise UsageError(f"checkpoint {directory}: {err}") from None
-    args = cls.upgrade_model_args(card["model_args"]) if isinstance(card["model_args"], dict) else card["model_args"]
+    args = (
+        cls.upgrade_model_args(card["model_args"])
+        if isinstance(card["model_args"], dict)
+        else card["model_args"]
+    )
     config = from_dict(cls.Config, args, "model_args", f"checkpoint {directory}")
     try:
         return cls(config, card["state"])
     except (ValueError, KeyError, TypeError, AttributeError) as err:
-        raise UsageError(f"checkpoint {directory}: cannot build a '{cls.family}' model from its card: {err}") from None
+        raise UsageError(
+            f"checkpoint {directory}: cannot build a '{cls.family}' model from its card: {err}"
+        ) from None
 
 
 def read_tensors(file: Path, expected_sha256: str | None = None) -> dict:
@@ -141,11 +153,15 @@ def read_tensors(file: Path, expected_sha256: str | None = None) -> dict:
     if not file.is_file():
         raise UsageError(f"checkpoint {file.parent} has no {file.name}")
     if expected_sha256 is not None and file_sha256(file) != expected_sha256:
-        raise UsageError(f"checkpoint {file.parent} is corrupt or truncated: {file.name} does not match the card's checksum")
+        raise UsageError(
+            f"checkpoint {file.parent} is corrupt or truncated: {file.name} does not match the card's checksum"
+        )
     try:
         return load_file(str(file))
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
-        raise UsageError(f"checkpoint {file.parent} is corrupt or truncated: {file.name}: {_first_line(err)}") from None
+        raise UsageError(
+            f"checkpoint {file.parent} is corrupt or truncated: {file.name}: {_first_line(err)}"
+        ) from None
 
 
 def load_weights(model, tensors: dict, directory) -> None:
@@ -158,11 +174,17 @@ def load_weights(model, tensors: dict, directory) -> None:
         problems.append(f"missing {_few(missing)}")
     if unexpected:
         problems.append(f"unexpected {_few(unexpected)}")
-    shapes = [f"{k} {tuple(tensors[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items() if k in tensors and tensors[k].shape != v.shape]
+    shapes = [
+        f"{k} {tuple(tensors[k].shape)} vs {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in tensors and tensors[k].shape != v.shape
+    ]
     if shapes:
         problems.append(f"shape mismatch {_few(shapes)}")
     if problems:
-        raise UsageError(f"checkpoint {directory} does not match a '{model.family}' model built from its card: {'; '.join(problems)}")
+        raise UsageError(
+            f"checkpoint {directory} does not match a '{model.family}' model built from its card: {'; '.join(problems)}"
+        )
     model.load_state_dict(tensors)
 
 
@@ -170,7 +192,13 @@ def load_weights(model, tensors: dict, directory) -> None:
 # Writing
 
 
-def write_checkpoint(directory, weights: dict, card: dict, trainer_tensors: dict | None = None, trainer_json: dict | None = None) -> Path:
+def write_checkpoint(
+    directory,
+    weights: dict,
+    card: dict,
+    trainer_tensors: dict | None = None,
+    trainer_json: dict | None = None,
+) -> Path:
     """Write a checkpoint directory atomically: it appears complete or not at all."""
     import json
 
@@ -196,7 +224,15 @@ def write_checkpoint(directory, weights: dict, card: dict, trainer_tensors: dict
     return directory
 
 
-def make_card(model, recipe: dict | None, dataset: dict | None, steps: int, metrics: dict, parent: dict | None = None, weights: str = "raw") -> dict:
+def make_card(
+    model,
+    recipe: dict | None,
+    dataset: dict | None,
+    steps: int,
+    metrics: dict,
+    parent: dict | None = None,
+    weights: str = "raw",
+) -> dict:
     """The human-readable description written next to the weights."""
     import dataclasses
 

@@ -63,7 +63,9 @@ class TrainConfig:
     keep_last: int = 3  # checkpoints kept on disk (older ones are deleted)
     out_dir: str = "runs/train"  # run directory: checkpoints/, metrics.csv, recipe.yaml
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    cpu_threads: int | None = None  # torch intra-op threads on CPU (null: torch's default); 1 suits tiny models
+    cpu_threads: int | None = (
+        None  # torch intra-op threads on CPU (null: torch's default); 1 suits tiny models
+    )
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on a GPU that supports it
     progress: bool = True  # tqdm progress bar on rank 0
     tensorboard: bool = False  # also write TensorBoard events (needs the tensorboard package)
@@ -194,7 +196,10 @@ def _set_dotted(raw: dict, key: str, value) -> None:
 def _interpolate(obj, shared: dict, source: str, where: str = ""):
     """Replace strings of the form "${name}" with ``shared[name]`` (keeping its type)."""
     if isinstance(obj, dict):
-        return {k: (v if k == "shared" and not where else _interpolate(v, shared, source, f"{where}{k}.")) for k, v in obj.items()}
+        return {
+            k: (v if k == "shared" and not where else _interpolate(v, shared, source, f"{where}{k}."))
+            for k, v in obj.items()
+        }
     if isinstance(obj, list):
         return [_interpolate(v, shared, source, where) for v in obj]
     match = _REF_RE.match(obj) if isinstance(obj, str) else None
@@ -202,7 +207,9 @@ def _interpolate(obj, shared: dict, source: str, where: str = ""):
         return obj
     if match.group(1) not in shared:
         defined = ", ".join(sorted(shared)) or "none"
-        raise UsageError(f"{source}: {where.rstrip('.')} refers to unknown shared value '{obj}'; defined: {defined}")
+        raise UsageError(
+            f"{source}: {where.rstrip('.')} refers to unknown shared value '{obj}'; defined: {defined}"
+        )
     return shared[match.group(1)]
 
 

@@ -39,7 +39,9 @@ def from_dict(cls, mapping, section: str, source: str = "recipe"):
 def check_keys(mapping: dict, valid, section: str, source: str) -> None:
     for key in mapping:
         if key not in valid:
-            raise UsageError(f"{source}: unknown key '{key}' in {section}; valid keys: {', '.join(sorted(valid))}")
+            raise UsageError(
+                f"{source}: unknown key '{key}' in {section}; valid keys: {', '.join(sorted(valid))}"
+            )
 
 
 def coerce(value, hint, key: str, source: str):
@@ -55,7 +57,9 @@ def coerce(value, hint, key: str, source: str):
 
 def _dataclass_in(hint):
     """``hint`` itself, or the dataclass inside ``Optional[hint]``; else None."""
-    candidates = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    candidates = (
+        typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    )
     found = [c for c in candidates if dataclasses.is_dataclass(c)]
     return found[0] if found else None
 
@@ -92,7 +96,9 @@ def _match_scalar(value, cls):
     if cls is float:
         if isinstance(value, str) and _FLOAT_RE.match(value.strip()):  # YAML 1.1 reads 1e-3 as a string
             return True, float(value)
-        return isinstance(value, (int, float)) and not isinstance(value, bool), float(value) if _is_number(value) else value
+        return isinstance(value, (int, float)) and not isinstance(value, bool), float(value) if _is_number(
+            value
+        ) else value
     if cls is int:
         return isinstance(value, int) and not isinstance(value, bool), value
     return isinstance(value, cls), value
@@ -112,9 +118,13 @@ def _type_name(hint) -> str:
         return f"a list of {_type_name(args[0])}" if args else "a list"
     if hint is type(None):
         return "null"
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a mapping"}.get(
-        hint, getattr(hint, "__name__", str(hint))
-    )
+    return {
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        bool: "true or false",
+        dict: "a mapping",
+    }.get(hint, getattr(hint, "__name__", str(hint)))
 
 
 def show(value) -> str:

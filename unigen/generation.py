@@ -32,7 +32,9 @@ class GenerationResult:
     summary: dict = field(default_factory=dict)
 
 
-def generate(model, n: int, seed: int = 0, batch_size: int = 1000, progress: bool = False, conditions=None, **options) -> GenerationResult:
+def generate(
+    model, n: int, seed: int = 0, batch_size: int = 1000, progress: bool = False, conditions=None, **options
+) -> GenerationResult:
     """Draw ``n`` samples in batches of ``batch_size`` and summarise them (rank 0 under torchrun)."""
     from unigen.distributed import gather_objects, init_world
 

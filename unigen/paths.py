@@ -17,4 +17,6 @@ def data_dir() -> Path:
 
 def cache_dir() -> Path:
     """Processed-cache root: ``$UNIGEN_CACHE_DIR``, default ``~/.cache/unigen/processed``."""
-    return Path(os.environ.get("UNIGEN_CACHE_DIR") or Path.home() / ".cache" / "unigen" / "processed").expanduser()
+    return Path(
+        os.environ.get("UNIGEN_CACHE_DIR") or Path.home() / ".cache" / "unigen" / "processed"
+    ).expanduser()

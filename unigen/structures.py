@@ -117,7 +117,9 @@ class Graph:
         e = np.asarray(self.edge_index, dtype=np.int64).reshape(2, -1)
         lo, hi = np.minimum(e[0], e[1]), np.maximum(e[0], e[1])
         keep = lo != hi  # no self loops
-        pairs = np.unique(np.stack([lo[keep], hi[keep]], 1), axis=0) if keep.any() else np.zeros((0, 2), np.int64)
+        pairs = (
+            np.unique(np.stack([lo[keep], hi[keep]], 1), axis=0) if keep.any() else np.zeros((0, 2), np.int64)
+        )
         self.edge_index = pairs.T.copy()
         self.num_nodes = int(self.num_nodes)
 

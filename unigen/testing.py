@@ -29,7 +29,13 @@ Axes = int | Sequence[int] | None
 Kind = Literal["invariant", "vector", "position", "lattice"]
 E3_CHECKS = ("rotation", "reflection", "translation", "lattice_basis", "lattice_shift")
 
-__all__ = ["E3_CHECKS", "FamilyContract", "assert_e3_equivariant", "assert_no_future_leak", "assert_permutation_equivariant"]
+__all__ = [
+    "E3_CHECKS",
+    "FamilyContract",
+    "assert_e3_equivariant",
+    "assert_no_future_leak",
+    "assert_permutation_equivariant",
+]
 
 
 # -- output handling ------------------------------------------------------------------------
@@ -46,7 +52,9 @@ def _flatten(out: Any) -> dict[Any, Tensor]:
     elif isinstance(out, (tuple, list)):
         items = dict(enumerate(out))
     else:
-        raise TypeError(f"fn must return tensors (a tensor, tuple, mapping or dataclass), got {type(out).__name__}")
+        raise TypeError(
+            f"fn must return tensors (a tensor, tuple, mapping or dataclass), got {type(out).__name__}"
+        )
     return {k: v for k, v in items.items() if isinstance(v, Tensor)}
 
 
@@ -60,10 +68,14 @@ def _axes(axes: Axes) -> tuple[int, ...]:
     return (axes,) if isinstance(axes, int) else tuple(axes)
 
 
-def _compare(what: str, key: Any, got: Tensor, expected: Tensor, atol: float, where: Tensor | None = None) -> float:
+def _compare(
+    what: str, key: Any, got: Tensor, expected: Tensor, atol: float, where: Tensor | None = None
+) -> float:
     """Largest absolute difference (optionally only where ``where`` is True); raise above ``atol``."""
     if got.shape != expected.shape:
-        raise AssertionError(f"{what}: output {key!r} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}")
+        raise AssertionError(
+            f"{what}: output {key!r} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+        )
     diff = (got.detach() - expected.detach()).abs()
     if where is not None:
         diff = diff * where.expand_as(diff).to(diff.dtype)
@@ -135,7 +147,9 @@ def assert_permutation_equivariant(
 # -- E(3) and lattice transformations -------------------------------------------------------
 
 
-def random_orthogonal(proper: bool = True, generator: torch.Generator | None = None, dtype=torch.float64) -> Tensor:
+def random_orthogonal(
+    proper: bool = True, generator: torch.Generator | None = None, dtype=torch.float64
+) -> Tensor:
     """A random 3x3 rotation (``proper``) or rotation-reflection (det -1)."""
     q, r = torch.linalg.qr(torch.randn(3, 3, generator=generator, dtype=torch.float64))
     q = q * torch.sign(torch.diagonal(r))
@@ -146,7 +160,9 @@ def random_orthogonal(proper: bool = True, generator: torch.Generator | None = N
     return q.to(dtype)
 
 
-def random_unimodular(generator: torch.Generator | None = None, steps: int = 4, dtype=torch.float64) -> Tensor:
+def random_unimodular(
+    generator: torch.Generator | None = None, steps: int = 4, dtype=torch.float64
+) -> Tensor:
     """A random integer 3x3 matrix with determinant +-1 (a change of lattice basis)."""
     u = torch.eye(3, dtype=torch.float64)
     for _ in range(steps):
@@ -164,7 +180,9 @@ def _first(inputs: Mapping[str, Any], kinds: Mapping[str, Kind], kind: str) -> T
 
 def _make_transform(check: str, inputs, input_kinds, generator) -> Callable[[str, Tensor], Tensor]:
     """The map ``(kind, tensor) -> transformed tensor`` of one random instance of ``check``."""
-    ref = next((inputs[k] for k, v in input_kinds.items() if v != "invariant" and inputs.get(k) is not None), None)
+    ref = next(
+        (inputs[k] for k, v in input_kinds.items() if v != "invariant" and inputs.get(k) is not None), None
+    )
     if ref is None:
         raise ValueError("assert_e3_equivariant needs at least one input of kind vector, position or lattice")
     dtype, device = ref.dtype, ref.device
@@ -172,7 +190,9 @@ def _make_transform(check: str, inputs, input_kinds, generator) -> Callable[[str
         rot = random_orthogonal(check == "rotation", generator, dtype).to(device)
         return lambda kind, t: t if kind == "invariant" else t @ rot.T
     if check == "translation":
-        shift = (2.0 * torch.randn(3, generator=generator, dtype=torch.float64)).to(dtype=dtype, device=device)
+        shift = (2.0 * torch.randn(3, generator=generator, dtype=torch.float64)).to(
+            dtype=dtype, device=device
+        )
         return lambda kind, t: t + shift if kind == "position" else t
     lattice = _first(inputs, input_kinds, "lattice")
     if lattice is None:
@@ -197,7 +217,9 @@ def _lattice_shift(inputs, input_kinds, lattice: Tensor, generator) -> Callable[
         if kind != "position":
             return t
         if t.shape != shift.shape:
-            raise ValueError(f"lattice_shift: every position tensor must have shape {tuple(shift.shape)}, got {tuple(t.shape)}")
+            raise ValueError(
+                f"lattice_shift: every position tensor must have shape {tuple(shift.shape)}, got {tuple(t.shape)}"
+            )
         return t + shift
 
     return transform
@@ -237,7 +259,10 @@ def assert_e3_equivariant(
         worst[check] = 0.0
         for _ in range(n_trials):
             transform = _make_transform(check, inputs, input_kinds, generator)
-            moved = {k: transform(input_kinds[k], v) if k in input_kinds and v is not None else v for k, v in inputs.items()}
+            moved = {
+                k: transform(input_kinds[k], v) if k in input_kinds and v is not None else v
+                for k, v in inputs.items()
+            }
             out = _flatten(fn(**moved))
             for key, ref in reference.items():
                 expected = transform(_spec(output_kinds, key, "invariant"), ref)
@@ -263,7 +288,9 @@ def _entry_mask(flags: Tensor, axes: Axes, ndim: int, combine: str) -> Tensor | 
     return mask
 
 
-def _perturb(inputs: Mapping[str, Any], node_axes: Mapping[str, Axes], flags: Tensor, generator) -> dict[str, Any]:
+def _perturb(
+    inputs: Mapping[str, Any], node_axes: Mapping[str, Axes], flags: Tensor, generator
+) -> dict[str, Any]:
     """Change the entries of ``node_axes`` inputs that touch a flagged node: noise for floats, new ids for ints."""
     moved = dict(inputs)
     for k, axes in node_axes.items():
@@ -284,7 +311,11 @@ def _leak_cases(order: Tensor | None, visible: Tensor | None, n_trials: int, gen
         raise ValueError("pass exactly one of order (B, N) or visible (B, N, N)")
     if order is not None:
         cuts = torch.unique(order)[:-1]
-        picks = torch.linspace(0, len(cuts) - 1, min(n_trials, len(cuts))).round().long().unique() if len(cuts) else []
+        picks = (
+            torch.linspace(0, len(cuts) - 1, min(n_trials, len(cuts))).round().long().unique()
+            if len(cuts)
+            else []
+        )
         for c in cuts[picks] if len(cuts) else []:
             yield order > c, order <= c
         return
@@ -341,7 +372,9 @@ def assert_no_future_leak(
             worst = max(worst, _compare("future leak", key, out[key], ref, atol, where))
             effect = effect or bool(((out[key] - ref).abs() > atol).any())
     if require_effect and not effect:
-        raise AssertionError("future leak: perturbing nodes changed no output at all, so the check proves nothing")
+        raise AssertionError(
+            "future leak: perturbing nodes changed no output at all, so the check proves nothing"
+        )
     return worst
 
 
@@ -430,7 +463,9 @@ class FamilyContract:
             except UsageError as err:
                 assert "does not generate" in str(err) and "\n" not in str(err)
             else:
-                raise AssertionError(f"family '{self.family}' has no Sampling but does not refuse to generate")
+                raise AssertionError(
+                    f"family '{self.family}' has no Sampling but does not refuse to generate"
+                )
             return
         records = model.decode(self._sample(model, 0))
         assert len(records) == self.sample_n

@@ -2,8 +2,8 @@
 
 import pytest
 import torch
-
 from backbone.test_backbone_sparse import SIZES, random_graphs, to_dense
+
 from unigen.testing import assert_permutation_equivariant
 
 
@@ -41,7 +41,10 @@ def test_cond_keeps_permutation_equivariance(float64, make_model, make_inputs):
     model = make_model(pair_in=3, cond_dim=2)
     inputs = {**make_inputs(model, padding=False), "cond": torch.randn(2, 2)}
     assert_permutation_equivariant(
-        model, inputs, node_axes={"h": 1, "pair": (1, 2), "node_mask": 1}, output_node_axes={"h": 1, "pair": (1, 2)}
+        model,
+        inputs,
+        node_axes={"h": 1, "pair": (1, 2), "node_mask": 1},
+        output_node_axes={"h": 1, "pair": (1, 2)},
     )
 
 
@@ -55,6 +58,8 @@ def test_sparse_cond_matches_dense(float64, make_model):
     src, dst = edge_index
     pair[batch[dst], local[dst], local[src]] = edge_attr
     node_mask = to_dense(torch.ones(n, dtype=torch.bool), batch, local, n_max)
-    out_d = model(h=to_dense(h, batch, local, n_max), node_mask=node_mask, pair=pair, pair_mask=adjacency, cond=cond)
+    out_d = model(
+        h=to_dense(h, batch, local, n_max), node_mask=node_mask, pair=pair, pair_mask=adjacency, cond=cond
+    )
     assert torch.allclose(out_s.h, out_d.h[batch, local], atol=1e-8)
     assert torch.allclose(out_s.pair, out_d.pair[batch[dst], local[dst], local[src]], atol=1e-8)

@@ -29,9 +29,21 @@ def test_bad_config(options, message):
 def test_family_shaped_configs_build():
     """GDSS (dense pairs, full), PARD (PPGN, block-causal), Uni-3DAR (3-D RoPE), UniGenX (1-D RoPE)."""
     configs = [
-        BackboneConfig(node_in=4, pair_in=2, pair_dim=8, dim=32, heads=4, mask_mode="full", ffn="mlp", norm="layernorm"),
-        BackboneConfig(node_in=4, pair_in=5, pair_dim=8, ppgn=True, dim=32, heads=4, mask_mode="block_causal"),
-        BackboneConfig(vocab_size=300, dim=64, heads=4, mask_mode="causal", rotary="3d", rotary_resolution=0.01, recycle=2),
+        BackboneConfig(
+            node_in=4, pair_in=2, pair_dim=8, dim=32, heads=4, mask_mode="full", ffn="mlp", norm="layernorm"
+        ),
+        BackboneConfig(
+            node_in=4, pair_in=5, pair_dim=8, ppgn=True, dim=32, heads=4, mask_mode="block_causal"
+        ),
+        BackboneConfig(
+            vocab_size=300,
+            dim=64,
+            heads=4,
+            mask_mode="causal",
+            rotary="3d",
+            rotary_resolution=0.01,
+            recycle=2,
+        ),
         BackboneConfig(vocab_size=100, node_in=3, dim=64, heads=4, mask_mode="causal", rotary="1d"),
     ]
     for cfg in configs:

@@ -8,14 +8,23 @@ import torch
 @pytest.mark.parametrize("geometry", ["none", "distance", "periodic"])
 def test_dense_backward_is_finite(make_model, make_inputs, mode, geometry):
     model = make_model(
-        mask_mode=mode, pair_in=3, ppgn=True, geometry=geometry, vector_output=geometry != "none",
-        drop_path=0.2, attn_dropout=0.1,
+        mask_mode=mode,
+        pair_in=3,
+        ppgn=True,
+        geometry=geometry,
+        vector_output=geometry != "none",
+        drop_path=0.2,
+        attn_dropout=0.1,
     ).train()
     inputs = make_inputs(model)
     if "pos" in inputs:
         inputs["pos"].requires_grad_(True)
     out = model(**inputs)
-    loss = out.h.square().sum() + out.pair.square().sum() + (out.vec.square().sum() if hasattr(out, "vec") else 0)
+    loss = (
+        out.h.square().sum()
+        + out.pair.square().sum()
+        + (out.vec.square().sum() if hasattr(out, "vec") else 0)
+    )
     loss.backward()
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
@@ -26,8 +35,13 @@ def test_dense_backward_is_finite(make_model, make_inputs, mode, geometry):
 def test_sparse_backward_is_finite(make_model):
     model = make_model(pair_in=2, geometry="distance", vector_output=True, drop_path=0.2).train()
     edge_index = torch.tensor([[0, 1, 2, 3, 3], [1, 0, 0, 2, 3]])
-    out = model(h=torch.randn(4, 5), pos=torch.randn(4, 3), edge_index=edge_index, edge_attr=torch.randn(5, 2),
-                batch=torch.tensor([0, 0, 1, 1]))
+    out = model(
+        h=torch.randn(4, 5),
+        pos=torch.randn(4, 3),
+        edge_index=edge_index,
+        edge_attr=torch.randn(5, 2),
+        batch=torch.tensor([0, 0, 1, 1]),
+    )
     (out.h.sum() + out.pair.sum() + out.vec.sum()).backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
 

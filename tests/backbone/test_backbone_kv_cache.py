@@ -58,7 +58,11 @@ def test_decode_with_right_padding(float64, make_model):
     [
         (dict(mask_mode="full"), {}, "needs mask mode 'causal'"),
         (dict(mask_mode="causal", pair_dim=4), {}, "no pair state"),
-        (dict(mask_mode="block_causal"), {"block_id": torch.zeros(1, 3, dtype=torch.long)}, "whole new blocks"),
+        (
+            dict(mask_mode="block_causal"),
+            {"block_id": torch.zeros(1, 3, dtype=torch.long)},
+            "whole new blocks",
+        ),
     ],
 )
 def test_decode_rejects_unsupported(make_model, options, call, message):

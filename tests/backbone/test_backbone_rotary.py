@@ -14,8 +14,10 @@ def test_3d_mapping_for_head_dim_64():
     assert ang.shape == (32,)
     freqs = 1e4 ** (-torch.arange(10, dtype=torch.float64) / 10)
     assert torch.allclose(ang[:10], 1.0 * freqs) and torch.allclose(ang[10:20], 2.0 * freqs)
-    assert torch.allclose(ang[20:30], 3.0 * freqs) and torch.equal(ang[30:], torch.zeros(2, dtype=torch.float64))
-    assert math.isclose(float(ang[1]), 1e4 ** -0.1)
+    assert torch.allclose(ang[20:30], 3.0 * freqs) and torch.equal(
+        ang[30:], torch.zeros(2, dtype=torch.float64)
+    )
+    assert math.isclose(float(ang[1]), 1e4**-0.1)
 
 
 def test_1d_is_llama_rope():
@@ -38,7 +40,10 @@ def test_scores_depend_only_on_position_differences():
     for n_axes in (1, 3):
         rope = Rotary(12, n_axes, resolution=0.5)
         q, k = torch.randn(6, 12, dtype=torch.float64), torch.randn(6, 12, dtype=torch.float64)
-        pq, pk = torch.randn(6, n_axes, dtype=torch.float64) * 4, torch.randn(6, n_axes, dtype=torch.float64) * 4
+        pq, pk = (
+            torch.randn(6, n_axes, dtype=torch.float64) * 4,
+            torch.randn(6, n_axes, dtype=torch.float64) * 4,
+        )
         shift = torch.randn(1, n_axes, dtype=torch.float64) * 10
         base = _scores(rope, q, k, pq, pk)
         assert torch.allclose(base, _scores(rope, q, k, pq + shift, pk + shift), atol=1e-10)

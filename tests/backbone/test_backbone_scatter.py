@@ -3,15 +3,25 @@
 import pytest
 import torch
 
-from unigen.backbone.scatter import resolve_backend, scatter_max, scatter_softmax, scatter_sum, torch_scatter_available
+from unigen.backbone.scatter import (
+    resolve_backend,
+    scatter_max,
+    scatter_softmax,
+    scatter_sum,
+    torch_scatter_available,
+)
 
 INDEX = torch.tensor([0, 2, 0, 2, 2])  # group 1 is empty
 SRC = torch.tensor([[1.0, -1.0], [2.0, 0.5], [3.0, 4.0], [-1.0, 0.5], [0.0, 2.0]])
 
 
 def test_scatter_sum_and_max_by_hand():
-    assert torch.equal(scatter_sum(SRC, INDEX, 3, "torch"), torch.tensor([[4.0, 3.0], [0.0, 0.0], [1.0, 3.0]]))
-    assert torch.equal(scatter_max(SRC, INDEX, 3, "torch"), torch.tensor([[3.0, 4.0], [0.0, 0.0], [2.0, 2.0]]))
+    assert torch.equal(
+        scatter_sum(SRC, INDEX, 3, "torch"), torch.tensor([[4.0, 3.0], [0.0, 0.0], [1.0, 3.0]])
+    )
+    assert torch.equal(
+        scatter_max(SRC, INDEX, 3, "torch"), torch.tensor([[3.0, 4.0], [0.0, 0.0], [2.0, 2.0]])
+    )
 
 
 def test_scatter_softmax_matches_per_group_softmax():

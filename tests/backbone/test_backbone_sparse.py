@@ -80,8 +80,12 @@ def test_sparse_permutation_equivariant(float64, make_model):
     edge_index, batch, _, _, edge_attr = random_graphs(sizes=(7,), pair_in=3)
     inputs = dict(h=torch.randn(7, 5), pos=torch.randn(7, 3), edge_index=edge_index, edge_attr=edge_attr)
     assert_permutation_equivariant(
-        model, inputs, node_axes={"h": 0, "pos": 0}, output_node_axes={"h": 0, "vec": 0, "pair": None},
-        index_inputs=["edge_index"], atol=1e-10,
+        model,
+        inputs,
+        node_axes={"h": 0, "pos": 0},
+        output_node_axes={"h": 0, "vec": 0, "pair": None},
+        index_inputs=["edge_index"],
+        atol=1e-10,
     )
 
 
@@ -95,4 +99,8 @@ def test_sparse_rejects_dense_only_options(make_model):
 def test_sparse_rejects_dense_inputs(make_model):
     model = make_model()
     with pytest.raises(ValueError, match="node_mask: dense-path inputs"):
-        model(h=torch.randn(3, 5), edge_index=torch.tensor([[0], [1]]), node_mask=torch.ones(3, dtype=torch.bool))
+        model(
+            h=torch.randn(3, 5),
+            edge_index=torch.tensor([[0], [1]]),
+            node_mask=torch.ones(3, dtype=torch.bool),
+        )

@@ -32,7 +32,9 @@ def test_permutation_check_catches_positional_rotary(float64, make_model, make_i
     model = make_model(mask_mode="full", rotary="1d")
     inputs = make_inputs(model, padding=False)
     with pytest.raises(AssertionError, match="permutation equivariance"):
-        assert_permutation_equivariant(model, inputs, node_axes={"h": 1, "node_mask": 1}, output_node_axes=OUT_AXES)
+        assert_permutation_equivariant(
+            model, inputs, node_axes={"h": 1, "node_mask": 1}, output_node_axes=OUT_AXES
+        )
 
 
 @pytest.mark.parametrize("mode", ["full", "causal", "block_causal"])
@@ -79,7 +81,9 @@ def test_no_future_leak_tokens_with_rotary(float64, make_model, make_inputs, rot
     model = make_model(node_in=0, vocab_size=11, pair_dim=0, mask_mode="causal", rotary=rotary, recycle=2)
     inputs = make_inputs(model, padding=False)
     axes = {"tokens": 1, **({"pos": 1} if "pos" in inputs else {})}
-    assert_no_future_leak(model, inputs, node_axes=axes, output_node_axes=OUT_AXES, order=_order(inputs, "causal"), atol=1e-10)
+    assert_no_future_leak(
+        model, inputs, node_axes=axes, output_node_axes=OUT_AXES, order=_order(inputs, "causal"), atol=1e-10
+    )
 
 
 def _pard_doubled_batch(b=2, n=4):
@@ -96,14 +100,20 @@ def test_pard_targets_see_only_earlier_real_blocks(float64, make_model, make_inp
     model = make_model(mask_mode="block_causal", **_full_options(geometry))
     inputs = make_inputs(model, n=8, padding=False)
     inputs["block_id"], inputs["is_target"] = _pard_doubled_batch()
-    meta = TokenMeta(torch.arange(8).expand(2, 8), inputs["node_mask"], inputs["block_id"], inputs["is_target"])
+    meta = TokenMeta(
+        torch.arange(8).expand(2, 8), inputs["node_mask"], inputs["block_id"], inputs["is_target"]
+    )
     visible = dense_visibility("block_causal", meta)
     axes = {k: NODE_AXES[k] for k in ("h", "pair", "pos") if k in inputs}
-    assert_no_future_leak(model, inputs, node_axes=axes, output_node_axes=OUT_AXES, visible=visible, n_trials=4, atol=1e-10)
+    assert_no_future_leak(
+        model, inputs, node_axes=axes, output_node_axes=OUT_AXES, visible=visible, n_trials=4, atol=1e-10
+    )
 
 
 def test_leak_check_catches_full_attention(float64, make_model, make_inputs):
     model = make_model(mask_mode="full")
     inputs = make_inputs(model, padding=False)
     with pytest.raises(AssertionError, match="future leak"):
-        assert_no_future_leak(model, inputs, node_axes={"h": 1}, output_node_axes=OUT_AXES, order=_order(inputs, "causal"))
+        assert_no_future_leak(
+            model, inputs, node_axes={"h": 1}, output_node_axes=OUT_AXES, order=_order(inputs, "causal")
+        )

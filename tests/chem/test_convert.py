@@ -40,7 +40,14 @@ def test_bond_codes_and_symmetry():
     kek = convert.smiles_to_graph("c1ccccc1")
     aro = convert.smiles_to_graph("c1ccccc1", kekulize=False)
     assert np.array_equal(kek.bonds, kek.bonds.T)
-    assert sorted(kek.bonds[np.triu_indices(6, 1)][kek.bonds[np.triu_indices(6, 1)] > 0].tolist()) == [1, 1, 1, 2, 2, 2]
+    assert sorted(kek.bonds[np.triu_indices(6, 1)][kek.bonds[np.triu_indices(6, 1)] > 0].tolist()) == [
+        1,
+        1,
+        1,
+        2,
+        2,
+        2,
+    ]
     assert set(aro.bonds[aro.bonds > 0].tolist()) == {BOND_AROMATIC}
     assert kek.atomic_numbers.tolist() == [6] * 6
 
@@ -111,7 +118,10 @@ def _rocksalt() -> Crystal:
 
 def test_crystal_pymatgen_and_ase_roundtrip():
     crystal = _rocksalt()
-    for there, back in [(convert.crystal_to_pymatgen, convert.pymatgen_to_crystal), (convert.crystal_to_ase, convert.ase_to_crystal)]:
+    for there, back in [
+        (convert.crystal_to_pymatgen, convert.pymatgen_to_crystal),
+        (convert.crystal_to_ase, convert.ase_to_crystal),
+    ]:
         out = back(there(crystal))
         assert out.atomic_numbers.tolist() == [11, 17]
         np.testing.assert_allclose(out.frac_coords, crystal.frac_coords, atol=1e-12)
@@ -133,7 +143,10 @@ def test_non_periodic_ase_atoms_refused():
 
 def test_graph_networkx_and_pyg_roundtrip():
     graph = Graph(5, [[0, 1, 2, 3], [1, 2, 3, 0]])
-    for there, back in [(convert.graph_to_networkx, convert.networkx_to_graph), (convert.graph_to_pyg, convert.pyg_to_graph)]:
+    for there, back in [
+        (convert.graph_to_networkx, convert.networkx_to_graph),
+        (convert.graph_to_pyg, convert.pyg_to_graph),
+    ]:
         out = back(there(graph))
         assert out.num_nodes == 5
         assert np.array_equal(out.edge_index, graph.edge_index)

@@ -109,7 +109,9 @@ def test_atomic_number_outside_tables_is_rejected():
         bonds.infer_bond_orders([C, 92], [[0, 0, 0], [1.5, 0, 0]])
 
 
-@pytest.mark.parametrize("mol3d", [methane(), kekule_benzene(), ethanol()], ids=["methane", "benzene", "ethanol"])
+@pytest.mark.parametrize(
+    "mol3d", [methane(), kekule_benzene(), ethanol()], ids=["methane", "benzene", "ethanol"]
+)
 def test_small_molecules_are_stable(mol3d):
     assert validity.stability_3d(mol3d) == (True, mol3d.num_atoms, mol3d.num_atoms)
 
@@ -128,7 +130,10 @@ def test_five_valent_carbon_is_unstable():
 def test_stability_is_permutation_invariant_and_batch_matches_single():
     rng = np.random.default_rng(0)
     molecules = [methane(), kekule_benzene(), ethanol(), kekule_benzene(single=1.40, double=1.40)]
-    noisy = [Molecule3D(m.atomic_numbers, m.positions + rng.normal(0, 0.08, m.positions.shape)) for m in molecules * 5]
+    noisy = [
+        Molecule3D(m.atomic_numbers, m.positions + rng.normal(0, 0.08, m.positions.shape))
+        for m in molecules * 5
+    ]
     stable, n_stable, n_atoms = validity.stability_3d_batch(noisy, chunk_size=3)
     for k, m in enumerate(noisy):
         perm = rng.permutation(m.num_atoms)
@@ -255,7 +260,9 @@ def test_largest_fragment_rules_differ_between_protocols():
 
 def test_rdkit_mol_input_and_bad_protocol():
     assert smiles_of(validity.valid_mol(Chem.MolFromSmiles("CCO.C"), "digress")) == "CCO"
-    assert smiles_of(validity.valid_mol(Chem.MolFromSmiles("CC[N+](C)(C)C"), "gdss")) == canonical("CC[N+](C)(C)C")
+    assert smiles_of(validity.valid_mol(Chem.MolFromSmiles("CC[N+](C)(C)C"), "gdss")) == canonical(
+        "CC[N+](C)(C)C"
+    )
     with pytest.raises(ValueError, match="protocol must be one of"):
         validity.valid_mol(smiles_to_graph("C"), "moses")
 
@@ -283,7 +290,9 @@ def test_rock_salt_is_structurally_valid():
 
 
 def test_close_contact_across_the_periodic_boundary_is_invalid():
-    crystal = Crystal([C, C], [[0.01, 0.5, 0.5], [0.95, 0.5, 0.5]], np.eye(3) * 5.0)  # 0.3 A apart via the image
+    crystal = Crystal(
+        [C, C], [[0.01, 0.5, 0.5], [0.95, 0.5, 0.5]], np.eye(3) * 5.0
+    )  # 0.3 A apart via the image
     assert validity.min_interatomic_distance(crystal) == pytest.approx(0.3)
     assert not validity.structural_validity(crystal)
     assert validity.structural_validity(crystal, cutoff=0.25)
@@ -303,7 +312,9 @@ def test_min_distance_in_skewed_cells_matches_brute_force():
 
 def test_small_volume_and_bad_cells_are_invalid():
     assert not validity.structural_validity(Crystal([C], [[0, 0, 0]], np.diag([0.2, 0.2, 2.0])))  # 0.08 A^3
-    assert not validity.structural_validity(Crystal([C, C], [[0, 0, 0], [0.5, 0.5, 0.5]], np.full((3, 3), np.nan)))
+    assert not validity.structural_validity(
+        Crystal([C, C], [[0, 0, 0], [0.5, 0.5, 0.5]], np.full((3, 3), np.nan))
+    )
     assert not validity.structural_validity(Crystal([], np.zeros((0, 3)), np.eye(3)))
 
 
@@ -373,7 +384,9 @@ def test_graph_shapes():
     two_edges = Graph(4, [[0, 2], [1, 3]])
     assert not validity.is_connected(two_edges) and not validity.is_tree(two_edges)
     assert validity.is_planar(two_edges) and not validity.graph_validity(two_edges, "planar")
-    assert not validity.is_connected(Graph(0, np.zeros((2, 0)))) and not validity.is_tree(Graph(0, np.zeros((2, 0))))
+    assert not validity.is_connected(Graph(0, np.zeros((2, 0)))) and not validity.is_tree(
+        Graph(0, np.zeros((2, 0)))
+    )
     with pytest.raises(ValueError, match="kind must be one of"):
         validity.graph_validity(path, "grid")
 

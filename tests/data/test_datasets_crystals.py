@@ -18,7 +18,11 @@ def test_perov5_test_rows_become_canonical_crystals():
     assert first.meta["material_id"] == "3961" and first.meta["cif"].startswith("# generated using pymatgen")
     assert isinstance(first.meta["heat_ref"], float)
     # the lattice is rebuilt from its parameters: a along x, b in the xy plane
-    assert abs(first.lattice[0, 1]) < 1e-9 and abs(first.lattice[0, 2]) < 1e-9 and abs(first.lattice[1, 2]) < 1e-9
+    assert (
+        abs(first.lattice[0, 1]) < 1e-9
+        and abs(first.lattice[0, 2]) < 1e-9
+        and abs(first.lattice[1, 2]) < 1e-9
+    )
     assert first.volume == pytest.approx(66.74168089, rel=1e-6)  # _cell_volume of that CIF
 
 
@@ -51,7 +55,9 @@ def test_carbon24_is_all_carbon():
 def test_bad_cif_is_a_record_error_naming_file_and_row(tmp_path, monkeypatch):
     monkeypatch.setenv("UNIGEN_DATA_DIR", str(tmp_path))
     (tmp_path / "carbon_24").mkdir()
-    (tmp_path / "carbon_24" / "test.csv").write_text(',material_id,cif,energy_per_atom\n0,x1,"data_broken\n_cell_length_a oops",1.0\n')
+    (tmp_path / "carbon_24" / "test.csv").write_text(
+        ',material_id,cif,energy_per_atom\n0,x1,"data_broken\n_cell_length_a oops",1.0\n'
+    )
     with pytest.raises(UnigenError, match=r"carbon_24/test.csv: record data row 0: unreadable CIF"):
         load_dataset("carbon_24", "test")
 

@@ -59,7 +59,12 @@ def test_member_is_extracted_from_a_zip(tmp_path, monkeypatch):
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("pkg/data/test.csv", inner)
     _serve(monkeypatch, buffer.getvalue())
-    raw = RawFile("m/test.csv", "https://example.invalid/pkg.whl", hashlib.sha256(inner).hexdigest()[:16], member="pkg/data/test.csv")
+    raw = RawFile(
+        "m/test.csv",
+        "https://example.invalid/pkg.whl",
+        hashlib.sha256(inner).hexdigest()[:16],
+        member="pkg/data/test.csv",
+    )
     download(raw)
     assert (tmp_path / "m" / "test.csv").read_bytes() == inner
 

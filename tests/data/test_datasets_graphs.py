@@ -11,7 +11,12 @@ from unigen.data import load_dataset
 from unigen.data.safe_pickle import safe_load
 from unigen.structures import Graph
 
-GDSS_FILES = {"community_small": "community_small.pkl", "ego_small": "ego_small.pkl", "grid": "grid.pkl", "enzymes": "ENZYMES.pkl"}
+GDSS_FILES = {
+    "community_small": "community_small.pkl",
+    "ego_small": "ego_small.pkl",
+    "grid": "grid.pkl",
+    "enzymes": "ENZYMES.pkl",
+}
 
 
 @pytest.mark.parametrize("name", sorted(GDSS_FILES))

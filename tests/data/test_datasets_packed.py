@@ -20,13 +20,25 @@ def test_round_trip_through_npz(tmp_path):
         "graph": [Graph(4, [[0, 1, 2], [1, 2, 3]]), Graph(2, np.zeros((2, 0)))],
     }
     for kind, structures in cases.items():
-        meta = {"name": [f"s{k}" for k in range(len(structures))], "id": list(range(len(structures))), "x": [0.5] * len(structures)}
+        meta = {
+            "name": [f"s{k}" for k in range(len(structures))],
+            "id": list(range(len(structures))),
+            "x": [0.5] * len(structures),
+        }
         save_cached(tmp_path / f"{kind}.npz", pack(structures, meta))
         restored = PackedStructures(load_cached(tmp_path / f"{kind}.npz"))
         assert len(restored) == len(structures)
         for k, (a, b) in enumerate(zip(structures, restored)):
             assert type(a) is type(b) and b.meta == {"name": f"s{k}", "id": k, "x": 0.5}
-            for field in ("atomic_numbers", "bonds", "charges", "positions", "frac_coords", "lattice", "edge_index"):
+            for field in (
+                "atomic_numbers",
+                "bonds",
+                "charges",
+                "positions",
+                "frac_coords",
+                "lattice",
+                "edge_index",
+            ):
                 if hasattr(a, field):
                     np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
 

@@ -30,7 +30,10 @@ def test_readings_differ_by_exactly_one_row():
     np.testing.assert_array_equal(moflow, np.array(ids) - 1)
     # the test sets differ exactly in the rows that only one reading selects
     id_set = set(ids)
-    only_gdss, only_moflow = set(gdss.tolist()) - set(moflow.tolist()), set(moflow.tolist()) - set(gdss.tolist())
+    only_gdss, only_moflow = (
+        set(gdss.tolist()) - set(moflow.tolist()),
+        set(moflow.tolist()) - set(gdss.tolist()),
+    )
     assert only_gdss == {i for i in ids if i + 1 not in id_set}
     assert only_moflow == {i - 1 for i in ids if i - 1 not in id_set}
     assert 0 < len(only_gdss) == len(only_moflow) < len(ids)

@@ -36,7 +36,11 @@ def test_recomputed_edm_split_equals_the_stored_one():
 def test_first_molecules_parse_like_literal_eval():
     molecules = load_dataset("qm9_3d", "all", limit=3)  # GDB 1-3: CH4, NH3, H2O
     assert [m.meta["gdb_id"] for m in molecules] == [1, 2, 3]
-    assert [sorted(m.atomic_numbers.tolist()) for m in molecules] == [[1, 1, 1, 1, 6], [1, 1, 1, 7], [1, 1, 8]]
+    assert [sorted(m.atomic_numbers.tolist()) for m in molecules] == [
+        [1, 1, 1, 1, 6],
+        [1, 1, 1, 7],
+        [1, 1, 8],
+    ]
     with gzip.open(data_path("qm9", "qm9_3d_qm9pack_core.csv.gz"), "rt", newline="") as handle:
         reader = csv.DictReader(handle)
         rows = [next(reader) for _ in range(3)]

@@ -7,8 +7,20 @@ from unigen.data.registry import parse_stats
 from unigen.errors import UnigenError, UsageError
 
 ISSUE_DATASETS = {
-    "qm9", "qm9_3d", "moses", "zinc250k", "perov_5", "carbon_24", "mp_20",
-    "community_small", "ego_small", "grid", "enzymes", "planar", "sbm", "tree",
+    "qm9",
+    "qm9_3d",
+    "moses",
+    "zinc250k",
+    "perov_5",
+    "carbon_24",
+    "mp_20",
+    "community_small",
+    "ego_small",
+    "grid",
+    "enzymes",
+    "planar",
+    "sbm",
+    "tree",
 }
 
 

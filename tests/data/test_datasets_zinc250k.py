@@ -17,7 +17,9 @@ def _zinc_dir(tmp_path, monkeypatch, rows: int):
     folder.mkdir()
     shutil.copyfile(data_path("zinc250k", "valid_idx_zinc250k.json"), folder / "valid_idx_zinc250k.json")
     monkeypatch.setenv("UNIGEN_DATA_DIR", str(tmp_path))
-    lines = ["smiles,logP,qed,SAS"] + [f'"S{i}\n",0.1,0.5,2.0' for i in range(rows)]  # chemical_vae quotes a newline
+    lines = ["smiles,logP,qed,SAS"] + [
+        f'"S{i}\n",0.1,0.5,2.0' for i in range(rows)
+    ]  # chemical_vae quotes a newline
     (folder / "250k_rndm_zinc_drugs_clean_3.csv").write_text("\n".join(lines) + "\n")
 
 

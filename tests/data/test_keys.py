@@ -14,7 +14,11 @@ def _constants():
     source = inspect.getsource(keys)
     lines = source.splitlines()
     for node in ast.parse(source).body:
-        if isinstance(node, ast.AnnAssign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
             yield node.target.id, node.value.value, lines[node.lineno - 1]
 
 

@@ -65,7 +65,11 @@ def test_broken_gzip_is_one_error(tmp_path):
 
 
 def test_latin1_text_is_read_not_rejected(tmp_path):
-    text = (FIXTURES / "nacl_fm-3m.cif").read_text().replace("Rock salt.", "Rock salt, Universit\xe4t M\xfcnchen.")
+    text = (
+        (FIXTURES / "nacl_fm-3m.cif")
+        .read_text()
+        .replace("Rock salt.", "Rock salt, Universit\xe4t M\xfcnchen.")
+    )
     (tmp_path / "latin1.cif").write_bytes(text.encode("latin-1"))
     assert len(uio.read(tmp_path / "latin1.cif")) == 1
 
@@ -73,13 +77,18 @@ def test_latin1_text_is_read_not_rejected(tmp_path):
 def test_unknown_extension_lists_valid_formats(tmp_path):
     with pytest.raises(UsageError) as info:
         uio.read(tmp_path / "mols.pdbqt")
-    assert "'.pdbqt'" in str(info.value) and "smi, csv, sdf, xyz, extxyz, cif, poscar, edgelist, json" in str(info.value)
+    assert "'.pdbqt'" in str(info.value) and "smi, csv, sdf, xyz, extxyz, cif, poscar, edgelist, json" in str(
+        info.value
+    )
     with pytest.raises(UsageError, match="unknown format 'pdb'"):
         uio.read(tmp_path / "mols.smi", format="pdb")
 
 
 def test_unknown_option_lists_the_valid_ones():
-    with pytest.raises(UsageError, match="unknown option colour for format cif; valid options: occupancy, occupancy_tolerance, primitive"):
+    with pytest.raises(
+        UsageError,
+        match="unknown option colour for format cif; valid options: occupancy, occupancy_tolerance, primitive",
+    ):
         uio.read(FIXTURES / "nacl_fm-3m.cif", colour="red")
 
 
@@ -91,9 +100,17 @@ def test_strict_mode_raises_the_first_bad_record():
 
 def test_raise_if_empty_summarises_the_errors(tmp_path):
     result = uio.read(FIXTURES / "partial_occupancy.cif")
-    with pytest.raises(UnigenError, match=r"no readable records: .*partial_occupancy.cif: record 1: .*\(and 1 more bad records\)"):
+    with pytest.raises(
+        UnigenError,
+        match=r"no readable records: .*partial_occupancy.cif: record 1: .*\(and 1 more bad records\)",
+    ):
         result.raise_if_empty()
-    assert uio.read(FIXTURES / "multi_block.cif").raise_if_empty().summary().endswith("read 2 records, skipped 1 bad records")
+    assert (
+        uio.read(FIXTURES / "multi_block.cif")
+        .raise_if_empty()
+        .summary()
+        .endswith("read 2 records, skipped 1 bad records")
+    )
 
 
 def test_truncated_sdf_keeps_the_complete_records(tmp_path):
@@ -107,7 +124,9 @@ def test_truncated_sdf_keeps_the_complete_records(tmp_path):
 
 def test_bad_sdf_record_names_rdkit_reason():
     (error,) = uio.read(FIXTURES / "mixed.sdf").errors
-    assert _one_line(error).startswith(str(FIXTURES / "mixed.sdf") + ": record 2: line 27: RDKit cannot read this record: Explicit valence")
+    assert _one_line(error).startswith(
+        str(FIXTURES / "mixed.sdf") + ": record 2: line 27: RDKit cannot read this record: Explicit valence"
+    )
 
 
 def test_unknown_sdf_kind_is_a_usage_error():
@@ -154,7 +173,11 @@ def _crystal():
 
 
 def test_a_writer_failing_midway_leaves_no_file(tmp_path):
-    pentavalent = MolGraph([6, 6, 6, 6, 6, 6], np.pad(np.ones((1, 5), np.int8), ((0, 5), (1, 0))) + np.pad(np.ones((1, 5), np.int8), ((0, 5), (1, 0))).T)
+    pentavalent = MolGraph(
+        [6, 6, 6, 6, 6, 6],
+        np.pad(np.ones((1, 5), np.int8), ((0, 5), (1, 0)))
+        + np.pad(np.ones((1, 5), np.int8), ((0, 5), (1, 0))).T,
+    )
     path = tmp_path / "out.smi"
     with pytest.raises(RecordError, match=r"out\.smi: record 3: cannot write as SMILES"):
         uio.write(path, ["CCO", smiles_to_graph("c1ccccc1"), pentavalent, "CC"])
@@ -205,7 +228,9 @@ def test_records_and_errors_number_every_record_once_in_file_order(name):
     result = uio.read(FIXTURES / name, **({"occupancy": "majority"} if name.endswith(".cif") else {}))
     numbers = [r.meta["record"] for r in result.records]
     assert numbers == sorted(numbers)
-    assert sorted(numbers + [e.record for e in result.errors]) == list(range(1, len(numbers) + len(result.errors) + 1))
+    assert sorted(numbers + [e.record for e in result.errors]) == list(
+        range(1, len(numbers) + len(result.errors) + 1)
+    )
 
 
 def test_sdf_bond_mode_is_checked_and_rdkit_bond_failures_name_the_record(tmp_path):

@@ -14,7 +14,9 @@ SMILES = ["CCO", "c1ccccc1O", "C[NH3+]", "CC(=O)[O-]", "c1ccc2[nH]ccc2c1", "N#CC
 
 
 def _water():
-    return Molecule3D([8, 1, 1], [[0, 0, 0.1173], [0, 0.7572, -0.4692], [0, -0.7572, -0.4692]], meta={"name": "water"})
+    return Molecule3D(
+        [8, 1, 1], [[0, 0, 0.1173], [0, 0.7572, -0.4692], [0, -0.7572, -0.4692]], meta={"name": "water"}
+    )
 
 
 def _methane():
@@ -25,7 +27,9 @@ def _methane():
 def _triclinic(seed=0, numbers=(8, 26, 8, 1, 26)):
     rng = np.random.default_rng(seed)
     lattice = np.array([[4.1, 0.2, 0.1], [0.3, 5.2, -0.4], [0.5, 0.1, 6.3]]) + rng.normal(0, 0.05, (3, 3))
-    return Crystal(list(numbers), rng.uniform(0.05, 0.95, (len(numbers), 3)), lattice, meta={"name": f"random{seed}"})
+    return Crystal(
+        list(numbers), rng.uniform(0.05, 0.95, (len(numbers), 3)), lattice, meta={"name": f"random{seed}"}
+    )
 
 
 def _assert_same_molecule3d(a, b, atol):
@@ -117,7 +121,11 @@ def test_cif_round_trip_keeps_species_positions_and_cell(tmp_path):
 def test_cif_writer_makes_repeated_block_names_unique(tmp_path):
     crystal = _triclinic(0)
     uio.write(tmp_path / "same.cif", [crystal, crystal, crystal])
-    assert [c.meta["name"] for c in uio.read(tmp_path / "same.cif").records] == ["random0", "random0_2", "random0_3"]
+    assert [c.meta["name"] for c in uio.read(tmp_path / "same.cif").records] == [
+        "random0",
+        "random0_2",
+        "random0_3",
+    ]
 
 
 def test_poscar_round_trip_is_exact(tmp_path):
@@ -131,7 +139,12 @@ def test_poscar_round_trip_is_exact(tmp_path):
 def _graphs():
     rng = np.random.default_rng(0)
     random = Graph.from_adjacency(np.triu(rng.random((9, 9)) < 0.3, 1))
-    return [Graph(4, [[0, 1, 2], [1, 2, 3]], meta={"name": "path4"}), Graph(6, [[0], [1]]), Graph(3, np.zeros((2, 0))), random]
+    return [
+        Graph(4, [[0, 1, 2], [1, 2, 3]], meta={"name": "path4"}),
+        Graph(6, [[0], [1]]),
+        Graph(3, np.zeros((2, 0))),
+        random,
+    ]
 
 
 @pytest.mark.parametrize("name", ["graphs.json", "graphs.edgelist"])
@@ -147,7 +160,12 @@ def test_graph_formats_round_trip_including_isolated_nodes(tmp_path, name):
 
 def test_every_fixture_survives_a_read_write_read_cycle(tmp_path):
     """Structures read from the hand-made fixtures come back equal after writing."""
-    for fixture, out in [("frames.extxyz", "a.extxyz"), ("rutile_symops.cif", "a.xyz"), ("POSCAR_Si", "b.extxyz"), ("graphs.json", "a.edgelist")]:
+    for fixture, out in [
+        ("frames.extxyz", "a.extxyz"),
+        ("rutile_symops.cif", "a.xyz"),
+        ("POSCAR_Si", "b.extxyz"),
+        ("graphs.json", "a.edgelist"),
+    ]:
         first = uio.read(FIXTURES / fixture)
         uio.write(tmp_path / out, first.records)
         second = uio.read(tmp_path / out)

@@ -108,7 +108,9 @@ def test_validity_fractions_count_each_failure_and_malformed_records():
     assert result["validity"] == 0.25
     assert result["invalid_indices"] == [1, 2, 3]
     reasons = [item["reason"] for item in result["invalid"]]
-    assert "structurally" in reasons[0] and "compositionally" in reasons[1] and reasons[2] == "malformed record"
+    assert (
+        "structurally" in reasons[0] and "compositionally" in reasons[1] and reasons[2] == "malformed record"
+    )
 
 
 def test_density_is_mass_over_volume_in_g_per_cm3():

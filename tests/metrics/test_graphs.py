@@ -53,7 +53,9 @@ def test_hand_computed_mixed_sets():
 
 
 def test_histograms_are_normalised_and_zero_padded():
-    assert compute_mmd([np.array([2, 0, 0])], [np.array([5])], "gaussian_emd") == pytest.approx(0.0, abs=1e-15)
+    assert compute_mmd([np.array([2, 0, 0])], [np.array([5])], "gaussian_emd") == pytest.approx(
+        0.0, abs=1e-15
+    )
     assert compute_mmd([np.array([2.0])], [np.array([5.0])], "gaussian", is_hist=False) > 0
 
 
@@ -145,7 +147,10 @@ def test_vun_counts_duplicates_isomorphs_and_invalid_graphs():
 
 
 def test_vun_with_named_validity_tree():
-    gen = [Graph.from_adjacency(nx.to_numpy_array(nx.path_graph(4))), Graph.from_adjacency(nx.to_numpy_array(nx.cycle_graph(4)))]
+    gen = [
+        Graph.from_adjacency(nx.to_numpy_array(nx.path_graph(4))),
+        Graph.from_adjacency(nx.to_numpy_array(nx.cycle_graph(4))),
+    ]
     out = score_graphs(gen, gen, protocol="spectre", train=[], validity="tree", n_jobs=1)
     assert out["vun"] == 0.5 and out["valid"] == 0.5
     with pytest.raises(UsageError, match="validity"):
@@ -156,5 +161,7 @@ def test_vun_with_named_validity_tree():
 def test_community_small_train_vs_test_is_small():
     from unigen.data import load_dataset
 
-    out = score_graphs(load_dataset("community_small", "train"), load_dataset("community_small", "test"), "gdss", n_jobs=1)
+    out = score_graphs(
+        load_dataset("community_small", "train"), load_dataset("community_small", "test"), "gdss", n_jobs=1
+    )
     assert 0 < out["degree"] < 0.05 and 0 < out["clustering"] < 0.05 and 0 <= out["orbit"] < 0.01

@@ -8,7 +8,7 @@ import pytest
 from conftest import requires_data
 
 from unigen.chem.metrics import moses
-from unigen.chem.metrics.molecules import scored_smiles, score_molecules
+from unigen.chem.metrics.molecules import score_molecules, scored_smiles
 from unigen.chem.metrics.nspdk import (
     LabelledGraph,
     _normalised_features,
@@ -21,7 +21,18 @@ from unigen.errors import UsageError
 
 # 10 records: 6 valid (ethanol twice as written differently, benzene, a salt, a two-fragment
 # molecule, a charged ammonium), 4 invalid (None, empty, 5-valent carbon, unclosed ring).
-GENERATED = ["CCO", "OCC", "c1ccccc1", None, "", "CC(C)(C)(C)C", "C1CC", "[Na+].[Cl-]", "CCN.CCCCCC", "C[N+](C)(C)C"]
+GENERATED = [
+    "CCO",
+    "OCC",
+    "c1ccccc1",
+    None,
+    "",
+    "CC(C)(C)(C)C",
+    "C1CC",
+    "[Na+].[Cl-]",
+    "CCN.CCCCCC",
+    "C[N+](C)(C)C",
+]
 TRAIN = ["OCC", "CCCC"]
 
 
@@ -36,7 +47,13 @@ def _mol_graphs(smiles):
 
 
 def test_known_set_validity_uniqueness_novelty():
-    out = score_molecules(GENERATED, train_smiles=TRAIN, protocol="gdss", metrics=["validity", "uniqueness", "novelty"], n_jobs=1)
+    out = score_molecules(
+        GENERATED,
+        train_smiles=TRAIN,
+        protocol="gdss",
+        metrics=["validity", "uniqueness", "novelty"],
+        n_jobs=1,
+    )
     # valid: CCO, OCC (= CCO), benzene, salt, CCN.CCCCCC, ammonium -> 6 / 10
     assert out["validity"] == 0.6 and out["num_valid"] == 6 and out["num_generated"] == 10
     assert out["invalid_indices"] == [3, 4, 5, 6]
@@ -67,7 +84,9 @@ def test_rdkit_mol_and_molgraph_records():
 
 
 def test_novelty_against_training_set_written_differently():
-    out = score_molecules(["OCC", "C(C)O", "CCN"], train_smiles=["CCO"], metrics=["validity", "uniqueness", "novelty"], n_jobs=1)
+    out = score_molecules(
+        ["OCC", "C(C)O", "CCN"], train_smiles=["CCO"], metrics=["validity", "uniqueness", "novelty"], n_jobs=1
+    )
     assert out["uniqueness"] == pytest.approx(2 / 3) and out["novelty"] == pytest.approx(1 / 2)
 
 
@@ -81,7 +100,9 @@ def test_bad_arguments_are_usage_errors():
 
 
 def test_all_invalid_input_gives_zero_validity_and_nan_ratios():
-    out = score_molecules(["X", "C1", None], train_smiles=TRAIN, metrics=["validity", "uniqueness", "novelty"], n_jobs=1)
+    out = score_molecules(
+        ["X", "C1", None], train_smiles=TRAIN, metrics=["validity", "uniqueness", "novelty"], n_jobs=1
+    )
     assert out["validity"] == 0 and out["invalid_indices"] == [0, 1, 2]
     assert math.isnan(out["uniqueness"]) and math.isnan(out["novelty"])
 
@@ -172,7 +193,9 @@ def test_filters_scaffolds_and_fragments():
 
 def test_moses_group_identical_sets():
     smiles = ["CC(=O)Nc1ccc(O)cc1", "c1ccc(Cc2ccccc2)cc1", "c1ccc2ccccc2c1", "CCOC(=O)c1ccccc1"]
-    out = score_molecules(smiles, test_smiles=smiles, test_scaffold_smiles=smiles, protocol="moses", metrics=["moses"], n_jobs=1)
+    out = score_molecules(
+        smiles, test_smiles=smiles, test_scaffold_smiles=smiles, protocol="moses", metrics=["moses"], n_jobs=1
+    )
     assert out["SNN/Test"] == pytest.approx(1.0) and out["Frag/Test"] == pytest.approx(1.0)
     assert out["Scaf/Test"] == pytest.approx(1.0) and out["Filters"] == 1.0
     assert 0 < out["IntDiv2"] <= out["IntDiv"] < 1  # sqrt(mean T^2) >= mean T
@@ -186,7 +209,9 @@ def test_fcd_identical_sets_near_zero_and_different_sets_large():
     ref = ["CCO", "c1ccccc1", "CC(=O)N", "CCCl", "CC#N", "OCCO", "CN(C)C", "c1ccncc1"]
     out = score_molecules(ref, test_smiles=ref, protocol="digress", metrics=["fcd"], n_jobs=1)
     assert abs(out["FCD/Test"]) < 1e-3
-    far = score_molecules(["C" * k for k in range(2, 10)], test_smiles=ref, protocol="digress", metrics=["fcd"], n_jobs=1)
+    far = score_molecules(
+        ["C" * k for k in range(2, 10)], test_smiles=ref, protocol="digress", metrics=["fcd"], n_jobs=1
+    )
     assert far["FCD/Test"] > 5
 
 
@@ -195,7 +220,14 @@ def test_qm9_test_slice_scored_against_itself():
     from unigen.data import load_smiles
 
     test = load_smiles("qm9", "test")[:300]
-    out = score_molecules(test, train_smiles=test[:100], test_smiles=test, protocol="gdss", metrics=["validity", "uniqueness", "novelty", "nspdk"], n_jobs=1)
+    out = score_molecules(
+        test,
+        train_smiles=test[:100],
+        test_smiles=test,
+        protocol="gdss",
+        metrics=["validity", "uniqueness", "novelty", "nspdk"],
+        n_jobs=1,
+    )
     assert out["validity"] == 1.0 and out["uniqueness"] == 1.0
     assert out["novelty"] == pytest.approx(200 / 300) and abs(out["NSPDK/Test"]) < 1e-12
 

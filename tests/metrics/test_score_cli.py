@@ -18,6 +18,7 @@ def write_cif(path, crystals):
 
     path.write_text("".join(str(CifWriter(crystal_to_pymatgen(c))) for c in crystals))
 
+
 BROKEN_CIF_BLOCK = """
 data_broken
 _cell_length_a   4.0
@@ -38,7 +39,16 @@ def srtio3(a=3.905, shift=0.0) -> Crystal:
 
 
 def rock_salt(a=5.64) -> Crystal:
-    frac = [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5], [0.5, 0, 0], [0, 0.5, 0], [0, 0, 0.5], [0.5, 0.5, 0.5]]
+    frac = [
+        [0, 0, 0],
+        [0.5, 0.5, 0],
+        [0.5, 0, 0.5],
+        [0, 0.5, 0.5],
+        [0.5, 0, 0],
+        [0, 0.5, 0],
+        [0, 0, 0.5],
+        [0.5, 0.5, 0.5],
+    ]
     return Crystal([11] * 4 + [17] * 4, frac, np.eye(3) * a)
 
 
@@ -61,9 +71,13 @@ def crystals_with_a_broken_record(tmp_path):
     return path
 
 
-def test_malformed_crystal_record_is_counted_invalid_and_listed(capsys, tmp_path, crystals_with_a_broken_record):
+def test_malformed_crystal_record_is_counted_invalid_and_listed(
+    capsys, tmp_path, crystals_with_a_broken_record
+):
     out_json = tmp_path / "scores.json"
-    code, out, err = run(capsys, str(crystals_with_a_broken_record), "--kind", "crystals", "--json", str(out_json))
+    code, out, err = run(
+        capsys, str(crystals_with_a_broken_record), "--kind", "crystals", "--json", str(out_json)
+    )
     assert code == 0, err
     assert "validity" in out and "1 malformed records" in out
     payload = json.loads(out_json.read_text())
@@ -76,7 +90,9 @@ def test_crystals_against_a_test_file_report_wasserstein_distances(capsys, tmp_p
     generated, test = tmp_path / "gen.cif", tmp_path / "test.cif"
     write_cif(generated, [srtio3(), srtio3(4.0)])
     write_cif(test, [srtio3(), srtio3(4.0)])
-    code, out, err = run(capsys, str(generated), "--kind", "crystals", "--test", str(test), "--dataset", "perov_5")
+    code, out, err = run(
+        capsys, str(generated), "--kind", "crystals", "--test", str(test), "--dataset", "perov_5"
+    )
     assert code == 0, err
     rows = dict(line.split()[:2] for line in out.splitlines()[1:] if len(line.split()) == 2)
     assert float(rows["wdist_density"]) == 0.0 and float(rows["cov_recall"]) == 1.0
@@ -103,7 +119,9 @@ def test_csp_match_rate_for_one_and_for_k_candidates(capsys, tmp_path):
     code, out, err = run(capsys, "--csp", str(pred), "--truth", str(truth), "--json", str(out_json))
     assert code == 0, err and "match_rate" in out
     assert json.loads(out_json.read_text())["metrics"]["match_rate"] == 0.5
-    code, out, err = run(capsys, "--csp", str(pred), "--csp", str(other), "--truth", str(truth), "--json", str(out_json))
+    code, out, err = run(
+        capsys, "--csp", str(pred), "--csp", str(other), "--truth", str(truth), "--json", str(out_json)
+    )
     metrics = json.loads(out_json.read_text())["metrics"]
     assert code == 0 and metrics["k"] == 2 and metrics["match_rate"] == 1.0
 
@@ -148,7 +166,9 @@ def test_kind_mismatch_names_the_record(capsys, tmp_path):
 def test_molecules_dispatch_lists_invalid_smiles_by_record_number(capsys, tmp_path):
     path, out_json = tmp_path / "gen.smi", tmp_path / "mol.json"
     path.write_text("CCO\nC1CC\nc1ccccc1\nCCO\n")  # record 2 is an unclosed ring
-    code, out, err = run(capsys, str(path), "--kind", "molecules", "--protocol", "digress", "--json", str(out_json))
+    code, out, err = run(
+        capsys, str(path), "--kind", "molecules", "--protocol", "digress", "--json", str(out_json)
+    )
     payload = json.loads(out_json.read_text())
     assert code == 0, err
     assert payload["protocol"] == "digress" and payload["metrics"]["validity"] == 0.75
@@ -165,7 +185,9 @@ def test_graphs_dispatch_counts_malformed_records(capsys, tmp_path):
     write(generated, [networkx_to_graph(nx.cycle_graph(n)) for n in range(4, 9)])
     generated.write_text(generated.read_text() + "# graph 5\n# num_nodes: 3\n0 x\n")
     out_json = tmp_path / "g.json"
-    code, out, err = run(capsys, str(generated), "--kind", "graphs", "--test", str(reference), "--json", str(out_json))
+    code, out, err = run(
+        capsys, str(generated), "--kind", "graphs", "--test", str(reference), "--json", str(out_json)
+    )
     payload = json.loads(out_json.read_text())
     assert code == 0, err
     assert payload["metrics"]["degree"] == pytest.approx(0.0, abs=1e-12)  # identical sets

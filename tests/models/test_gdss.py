@@ -7,8 +7,17 @@ import torch
 from unigen.chem import convert
 from unigen.chem.summary import contains, smiles_hash
 from unigen.errors import UsageError
-from unigen.models.gdss import GDSS, GDSSConfig, GDSSSampling, SDEConfig, ScoreNetConfig, ScoreNetwork, decode_graphs, decode_molecules
-from unigen.structures import Graph, MolGraph
+from unigen.models.gdss import (
+    GDSS,
+    GDSSConfig,
+    GDSSSampling,
+    ScoreNetConfig,
+    ScoreNetwork,
+    SDEConfig,
+    decode_graphs,
+    decode_molecules,
+)
+from unigen.structures import Graph
 from unigen.testing import FamilyContract, assert_permutation_equivariant
 
 SMILES = ["CCO", "CC(=O)O", "C#N", "CN", "OCCO", "CC=O", "NC=O", "CCC"]
@@ -20,14 +29,23 @@ def _inputs(b=3, n=6, f=4, dtype=torch.float64):
     a = torch.randn(b, n, n, generator=g, dtype=dtype).triu(1)
     mask = torch.ones(b, n, dtype=dtype)
     mask[0, 4:] = 0
-    return {"x": x, "adj": a + a.transpose(1, 2), "node_mask": mask, "t": torch.rand(b, generator=g, dtype=dtype)}
+    return {
+        "x": x,
+        "adj": a + a.transpose(1, 2),
+        "node_mask": mask,
+        "t": torch.rand(b, generator=g, dtype=dtype),
+    }
 
 
 @pytest.mark.parametrize("readout", ["node", "pair"])
 def test_score_networks_are_permutation_equivariant(readout):
-    net = ScoreNetwork(ScoreNetConfig(dim=16, depth=2, heads=2, pair_dim=8, adj_powers=3), 4, readout, True).double()
+    net = ScoreNetwork(
+        ScoreNetConfig(dim=16, depth=2, heads=2, pair_dim=8, adj_powers=3), 4, readout, True
+    ).double()
     axes = {"x": 1, "adj": (1, 2), "node_mask": 1}
-    err = assert_permutation_equivariant(net, _inputs(), node_axes=axes, output_node_axes=1 if readout == "node" else (1, 2))
+    err = assert_permutation_equivariant(
+        net, _inputs(), node_axes=axes, output_node_axes=1 if readout == "node" else (1, 2)
+    )
     assert err < 1e-6
 
 
@@ -122,8 +140,15 @@ def test_sampling_shapes_masks_and_every_sampler():
         model.sampling_options(sampler="leapfrog")
 
 
-@pytest.mark.parametrize("key, value, message", [("snr", 0, "snr must be > 0"), ("scale_eps", -1, "scale_eps must be >= 0"),
-                                                 ("steps", -2, "steps must be >= 0"), ("eps", 1.5, r"eps must lie in \(0, 1\)")])
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("snr", 0, "snr must be > 0"),
+        ("scale_eps", -1, "scale_eps must be >= 0"),
+        ("steps", -2, "steps must be >= 0"),
+        ("eps", 1.5, r"eps must lie in \(0, 1\)"),
+    ],
+)
 def test_sampling_options_out_of_range(key, value, message):
     with pytest.raises(UsageError, match=message):
         _model(records=[convert.smiles_to_graph(s) for s in SMILES]).sampling_options(**{key: value})
@@ -139,8 +164,12 @@ def test_steps_override_reaches_the_sampler_and_progress():
 
 
 def test_sde_config_names_its_schedule():
-    assert SDEConfig("VE").build().sigma_max == 1.0 and SDEConfig("VP", beta_max=20.0).build().beta_max == 20.0
-    with pytest.raises(ValueError, match="beta_max, beta_min do not apply to a VE SDE; it takes sigma_min and sigma_max"):
+    assert (
+        SDEConfig("VE").build().sigma_max == 1.0 and SDEConfig("VP", beta_max=20.0).build().beta_max == 20.0
+    )
+    with pytest.raises(
+        ValueError, match="beta_max, beta_min do not apply to a VE SDE; it takes sigma_min and sigma_max"
+    ):
         SDEConfig("VE", beta_min=0.1, beta_max=1.0)
     with pytest.raises(ValueError, match="0 < sigma_min < sigma_max"):
         SDEConfig("VE", sigma_min=2.0, sigma_max=1.0)
@@ -148,14 +177,24 @@ def test_sde_config_names_its_schedule():
 
 def test_old_cards_and_weights_are_upgraded():
     """Checkpoints written before the sigma_* names and the backbone's condition input still load."""
-    args = GDSS.upgrade_model_args({"sde_x": {"kind": "VE", "beta_min": 0.2, "beta_max": 2.0}, "sde_adj": {"kind": "VP", "beta_min": 0.1}})
-    assert args["sde_x"] == {"kind": "VE", "sigma_min": 0.2, "sigma_max": 2.0} and args["sde_adj"] == {"kind": "VP", "beta_min": 0.1}
+    args = GDSS.upgrade_model_args(
+        {
+            "sde_x": {"kind": "VE", "beta_min": 0.2, "beta_max": 2.0},
+            "sde_adj": {"kind": "VP", "beta_min": 0.1},
+        }
+    )
+    assert args["sde_x"] == {"kind": "VE", "sigma_min": 0.2, "sigma_max": 2.0} and args["sde_adj"] == {
+        "kind": "VP",
+        "beta_min": 0.1,
+    }
     model = _model(records=[convert.smiles_to_graph(s) for s in SMILES])
     new = model.state_dict()
     old = {k: v for k, v in new.items() if "cond_" not in k and ".head." not in k}
     for net in ("net_x", "net_adj"):
         for embed, cond in (("node_embed", "cond_embed"), ("pair_embed", "cond_pair_embed")):
-            old[f"{net}.backbone.{embed}.weight"] = torch.cat([new[f"{net}.backbone.{embed}.weight"], new[f"{net}.backbone.{cond}.weight"]], 1)
+            old[f"{net}.backbone.{embed}.weight"] = torch.cat(
+                [new[f"{net}.backbone.{embed}.weight"], new[f"{net}.backbone.{cond}.weight"]], 1
+            )
         for k in [k for k in new if k.startswith(f"{net}.head.mlp.")]:
             old[k.replace(".head.mlp.", ".head.")] = new[k]
     upgraded = GDSS.upgrade_weights(old)
@@ -215,8 +254,12 @@ class TestGDSSContract(FamilyContract):
     def check_symmetry(self, model, batch):
         """Both score networks are permutation equivariant on a real (padded) batch."""
         model = model.double()
-        inputs = {"x": batch["x"].double(), "adj": batch["adj"].double(), "node_mask": batch["node_mask"].double(),
-                  "t": torch.full((len(batch["x"]),), 0.3, dtype=torch.float64)}
+        inputs = {
+            "x": batch["x"].double(),
+            "adj": batch["adj"].double(),
+            "node_mask": batch["node_mask"].double(),
+            "t": torch.full((len(batch["x"]),), 0.3, dtype=torch.float64),
+        }
         axes = {"x": 1, "adj": (1, 2), "node_mask": 1}
         assert_permutation_equivariant(model.net_x, inputs, node_axes=axes, output_node_axes=1)
         assert_permutation_equivariant(model.net_adj, inputs, node_axes=axes, output_node_axes=(1, 2))
@@ -224,9 +267,16 @@ class TestGDSSContract(FamilyContract):
 
 class TestGDSSGraphContract(TestGDSSContract):
     def records(self):
-        return [Graph(4, [[0, 1, 2], [1, 2, 3]]), Graph(3, [[0, 1], [1, 2]]), Graph(4, [[0, 0, 0], [1, 2, 3]]),
-                Graph(3, [[0, 1, 0], [1, 2, 2]]), Graph(2, [[0], [1]]), Graph(4, [[0, 1, 2, 3], [1, 2, 3, 0]]),
-                Graph(3, [[0], [1]]), Graph(4, [[0, 2], [1, 3]])]
+        return [
+            Graph(4, [[0, 1, 2], [1, 2, 3]]),
+            Graph(3, [[0, 1], [1, 2]]),
+            Graph(4, [[0, 0, 0], [1, 2, 3]]),
+            Graph(3, [[0, 1, 0], [1, 2, 2]]),
+            Graph(2, [[0], [1]]),
+            Graph(4, [[0, 1, 2, 3], [1, 2, 3, 0]]),
+            Graph(3, [[0], [1]]),
+            Graph(4, [[0, 2], [1, 3]]),
+        ]
 
     def make_model(self):
         torch.manual_seed(0)

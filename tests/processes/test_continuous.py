@@ -8,7 +8,12 @@ import pytest
 import torch
 
 from unigen.processes import continuous
-from unigen.processes.continuous import GaussianDiffusion, cosine_alpha_bar, discretized_gaussian_nll, space_timesteps
+from unigen.processes.continuous import (
+    GaussianDiffusion,
+    cosine_alpha_bar,
+    discretized_gaussian_nll,
+    space_timesteps,
+)
 
 T = 1000
 
@@ -39,7 +44,9 @@ def test_cosine_alpha_bar_matches_the_closed_form_where_beta_is_not_clipped():
 
 def test_respaced_betas_telescope_to_the_kept_alpha_bars(process):
     fast = process.with_steps(50)
-    assert torch.allclose(torch.cumprod(1 - fast.betas, 0), process.train_alpha_bar[fast.timesteps], rtol=1e-12)
+    assert torch.allclose(
+        torch.cumprod(1 - fast.betas, 0), process.train_alpha_bar[fast.timesteps], rtol=1e-12
+    )
     kept = process.train_alpha_bar[fast.timesteps]
     assert fast.betas[1].item() == pytest.approx(1 - (kept[1] / kept[0]).item())
 
@@ -64,7 +71,10 @@ def gaussian_conditioning(x0: float, xt: float, abar_prev: float, alpha: float):
     beta = 1 - alpha
     mu = torch.tensor([abar_prev**0.5 * x0, (alpha * abar_prev) ** 0.5 * x0], dtype=torch.float64)
     var_prev = 1 - abar_prev
-    cov = torch.tensor([[var_prev, alpha**0.5 * var_prev], [alpha**0.5 * var_prev, alpha * var_prev + beta]], dtype=torch.float64)
+    cov = torch.tensor(
+        [[var_prev, alpha**0.5 * var_prev], [alpha**0.5 * var_prev, alpha * var_prev + beta]],
+        dtype=torch.float64,
+    )
     mean = mu[0] + cov[0, 1] / cov[1, 1] * (xt - mu[1])
     return mean.item(), (cov[0, 0] - cov[0, 1] ** 2 / cov[1, 1]).item()
 
@@ -88,9 +98,14 @@ def test_learned_variance_interpolates_log_beta_and_log_posterior_variance(proce
     log_beta, log_tilde = process.log_betas[t].unsqueeze(1), process.log_posterior_variance[t].unsqueeze(1)
     assert torch.allclose(process.log_variance(t, torch.ones_like(like), like), log_beta.expand_as(like))
     assert torch.allclose(process.log_variance(t, -torch.ones_like(like), like), log_tilde.expand_as(like))
-    assert torch.allclose(process.log_variance(t, torch.zeros_like(like), like), ((log_beta + log_tilde) / 2).expand_as(like))
+    assert torch.allclose(
+        process.log_variance(t, torch.zeros_like(like), like), ((log_beta + log_tilde) / 2).expand_as(like)
+    )
     # the first posterior variance is 0; its log is replaced by the second entry's
-    assert process.posterior_variance[0] == 0 and process.log_posterior_variance[0] == process.log_posterior_variance[1]
+    assert (
+        process.posterior_variance[0] == 0
+        and process.log_posterior_variance[0] == process.log_posterior_variance[1]
+    )
     assert torch.isfinite(process.log_posterior_variance).all()
 
 
@@ -128,7 +143,9 @@ def test_hybrid_loss_stops_the_gradient_of_vb_into_eps(process):
     terms = process.loss(x0, x_t, t, noise, eps, v)
     assert terms["loss"].shape == terms["mse"].shape == terms["vb"].shape == (64,)
     assert torch.allclose(terms["loss"], terms["mse"] + terms["vb"])
-    grad_eps_vb, grad_v_vb = torch.autograd.grad(terms["vb"].sum(), (eps, v), allow_unused=True, retain_graph=True)
+    grad_eps_vb, grad_v_vb = torch.autograd.grad(
+        terms["vb"].sum(), (eps, v), allow_unused=True, retain_graph=True
+    )
     assert grad_eps_vb is None and grad_v_vb.abs().sum() > 0
     grad_v_mse = torch.autograd.grad(terms["mse"].sum(), v, allow_unused=True)[0]
     assert grad_v_mse is None
@@ -150,7 +167,9 @@ def test_vb_at_t0_is_the_discretised_decoder_nll_in_bits(process):
     x_t = process.add_noise(x0, 0, noise)
     mean, log_var = process.p_mean_log_variance(x_t, 0, eps, v)
     expected = discretized_gaussian_nll(x0, mean, log_var).mean() / math.log(2)
-    assert process.loss(x0, x_t, torch.tensor([0]), noise, eps, v)["vb"].item() == pytest.approx(expected.item())
+    assert process.loss(x0, x_t, torch.tensor([0]), noise, eps, v)["vb"].item() == pytest.approx(
+        expected.item()
+    )
 
 
 def test_fixed_variance_loss_is_plain_mse():
@@ -165,9 +184,11 @@ def test_fixed_variance_loss_is_plain_mse():
 
 def oracle_eps(chain, x0):
     """eps consistent with a known x0: (x_t - sqrt(abar) x0) / sqrt(1 - abar)."""
+
     def eps(x_t, t):
         abar = chain.alpha_bar[chain.timesteps.tolist().index(int(t))]
         return (x_t - abar.sqrt() * x0) / (1 - abar).sqrt()
+
     return eps
 
 
@@ -198,9 +219,11 @@ def test_ddim_eta1_injects_the_posterior_standard_deviation(process):
 
 def gaussian_data_eps(mu: float, s: float):
     """The exact E[eps | x_t] when x0 ~ N(mu, s^2): x_t ~ N(sqrt(abar) mu, abar s^2 + 1 - abar)."""
+
     def eps(chain, x_t, t):
         abar = chain.alpha_bar[chain.timesteps.tolist().index(int(t))]
         return (1 - abar).sqrt() * (x_t - abar.sqrt() * mu) / (abar * s**2 + 1 - abar)
+
     return eps
 
 

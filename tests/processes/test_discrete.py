@@ -6,7 +6,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from unigen.processes.discrete import CategoricalDiffusion, DiscreteProcess, cosine_alpha_bar, sample_categorical
+from unigen.processes.discrete import (
+    CategoricalDiffusion,
+    DiscreteProcess,
+    cosine_alpha_bar,
+    sample_categorical,
+)
 
 MARGINAL = [0.5, 0.3, 0.2, 0.0]  # a zero-weight class, like PARD's virtual class under marginal noise
 
@@ -121,7 +126,9 @@ def test_model_posterior_is_the_sum_over_x0(limit):
     for t in range(2, 6):
         for i in (0, 3):
             got = process.model_posterior(p0[:, None], torch.tensor([[i]]), t)[0, 0]
-            terms = [p0[0, k] * exact_posterior(process, k, i, t) for k in range(4) if reachable(process, k, i, t)]
+            terms = [
+                p0[0, k] * exact_posterior(process, k, i, t) for k in range(4) if reachable(process, k, i, t)
+            ]
             expected = sum(terms) / sum(terms).sum()  # renormalised over x_0 that can produce x_t
             torch.testing.assert_close(got, expected, rtol=0, atol=1e-10)
 
@@ -133,7 +140,9 @@ def test_model_posterior_at_t1_is_the_prediction(limit):
     xt = torch.tensor([[3 if limit == "absorbing" else 0]])  # a state every x0 can reach
     torch.testing.assert_close(process.model_posterior(p0, xt, 1), p0)
     if limit == "absorbing":  # an unmasked x_1 can only have come from itself
-        torch.testing.assert_close(process.model_posterior(p0, torch.tensor([[1]]), 1), F.one_hot(torch.tensor([[1]]), 4).double())
+        torch.testing.assert_close(
+            process.model_posterior(p0, torch.tensor([[1]]), 1), F.one_hot(torch.tensor([[1]]), 4).double()
+        )
 
 
 @pytest.mark.parametrize("limit", LIMITS)
@@ -157,7 +166,9 @@ def test_loss_terms_on_a_random_prediction():
     logits = torch.randn(4, 6, 4, generator=g)
     vlb, ce = process.loss_terms(x0, xt, t, logits)
     prior = process.prior_kl(x0) / process.num_steps
-    torch.testing.assert_close(ce, F.cross_entropy(logits.reshape(-1, 4), x0.reshape(-1), reduction="none").reshape(4, 6))
+    torch.testing.assert_close(
+        ce, F.cross_entropy(logits.reshape(-1, 4), x0.reshape(-1), reduction="none").reshape(4, 6)
+    )
     torch.testing.assert_close(vlb[0], ce[0] + prior[0])  # t = 1: -log p(x_0 | x_1)
     assert bool((vlb[1:] - prior[1:] >= -1e-6).all())  # KL >= 0
     total = process.loss(x0, xt, t, logits, ce_weight=0.1)
@@ -213,7 +224,9 @@ def test_step_samples_the_model_posterior():
     logits = torch.tensor([0.3, -1.0, 2.0, 0.0]).expand(1, 40000, 4)
     xt = torch.full((1, 40000), 2)
     x_prev, probs = process.step(xt, logits, 6, generator=torch.Generator().manual_seed(8))
-    torch.testing.assert_close(probs[0, 0], process.model_posterior(logits[:, :1].softmax(-1), xt[:, :1], 6)[0, 0])
+    torch.testing.assert_close(
+        probs[0, 0], process.model_posterior(logits[:, :1].softmax(-1), xt[:, :1], 6)[0, 0]
+    )
     freq = torch.bincount(x_prev.flatten(), minlength=4).float() / x_prev.numel()
     torch.testing.assert_close(freq, probs[0, 0], rtol=0, atol=0.01)
 

@@ -7,7 +7,13 @@ import torch
 
 from unigen.processes.sde import SDES, VESDE, VPSDE, SubVPSDE, build_sde, mask_noise
 
-CASES = [VPSDE(0.1, 1.0, 1000), VPSDE(0.1, 20.0, 1000), SubVPSDE(0.1, 20.0, 1000), VESDE(0.1, 1.0, 1000), VESDE(0.01, 5.0, 1000)]
+CASES = [
+    VPSDE(0.1, 1.0, 1000),
+    VPSDE(0.1, 20.0, 1000),
+    SubVPSDE(0.1, 20.0, 1000),
+    VESDE(0.1, 1.0, 1000),
+    VESDE(0.01, 5.0, 1000),
+]
 
 
 def simulate_forward(sde, x0, t_end, steps=400, generator=None):
@@ -18,7 +24,11 @@ def simulate_forward(sde, x0, t_end, steps=400, generator=None):
     for k in range(steps):
         t = torch.full((x.shape[0],), k * dt, dtype=x.dtype)
         drift, diffusion = sde.sde(x, t)
-        x = x + drift * dt + diffusion[:, None] * math.sqrt(dt) * torch.randn(x.shape, generator=generator, dtype=x.dtype)
+        x = (
+            x
+            + drift * dt
+            + diffusion[:, None] * math.sqrt(dt) * torch.randn(x.shape, generator=generator, dtype=x.dtype)
+        )
     return x
 
 
@@ -57,7 +67,9 @@ def test_transition_composes_to_marginal(sde):
     back_mean, trans_std = sde.transition(mean_t, t, dt)  # inverse of the mean map
     assert back_mean.item() == pytest.approx(mean_s.item(), rel=1e-10)
     ratio = (mean_t / mean_s).item()
-    assert (ratio**2 * std_s.item() ** 2 + trans_std.item() ** 2) == pytest.approx(std_t.item() ** 2, rel=1e-8)
+    assert (ratio**2 * std_s.item() ** 2 + trans_std.item() ** 2) == pytest.approx(
+        std_t.item() ** 2, rel=1e-8
+    )
 
 
 def test_adjacency_noise_symmetric_zero_diagonal_and_masked():
@@ -67,7 +79,9 @@ def test_adjacency_noise_symmetric_zero_diagonal_and_masked():
     assert torch.all(noise.diagonal(dim1=-2, dim2=-1) == 0)
     assert torch.all(noise[0, 3] == 0) and torch.all(noise[1, :, 2:] == 0)
     x0 = torch.zeros(2, 4, 4, dtype=torch.float64)
-    xt, _, _ = VESDE(0.1, 1.0).sample_marginal(x0, torch.tensor([0.5, 0.9], dtype=torch.float64), mask, symmetric=True)
+    xt, _, _ = VESDE(0.1, 1.0).sample_marginal(
+        x0, torch.tensor([0.5, 0.9], dtype=torch.float64), mask, symmetric=True
+    )
     assert torch.equal(xt, xt.transpose(-1, -2)) and torch.all(xt[1, 2:] == 0)
 
 

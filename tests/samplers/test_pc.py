@@ -3,9 +3,18 @@
 import pytest
 import torch
 
-from unigen.processes.sde import VESDE, SubVPSDE, VPSDE
+from unigen.processes.sde import VESDE, VPSDE, SubVPSDE
 from unigen.samplers import get_sampler, sampler_names
-from unigen.samplers.pc import CORRECTORS, PREDICTORS, IncompatibleSampler, SDESampling, Variable, check_compatible, sample_pc, sample_s4
+from unigen.samplers.pc import (
+    CORRECTORS,
+    PREDICTORS,
+    IncompatibleSampler,
+    SDESampling,
+    Variable,
+    check_compatible,
+    sample_pc,
+    sample_s4,
+)
 
 MU, S = 1.0, 0.5  # data: every entry ~ N(MU, S^2)
 
@@ -31,7 +40,10 @@ COMBOS = [(p, c) for p in PREDICTORS for c in CORRECTORS if not (p == "none" and
 
 
 @pytest.mark.parametrize("sde_name", SDES)
-@pytest.mark.parametrize("predictor,corrector", [("reverse", "langevin"), ("euler", "none"), ("ancestral", "none"), ("reverse", "none")])
+@pytest.mark.parametrize(
+    "predictor,corrector",
+    [("reverse", "langevin"), ("euler", "none"), ("ancestral", "none"), ("reverse", "none")],
+)
 def test_pc_sampler_recovers_gaussian(sde_name, predictor, corrector):
     variables = {"x": Variable(SDES[sde_name], (4000,))}
     if predictor == "ancestral" and sde_name == "subVP":
@@ -47,7 +59,12 @@ def test_pc_sampler_recovers_gaussian(sde_name, predictor, corrector):
 @pytest.mark.parametrize("sde_name", ["VP", "VE"])
 def test_s4_solver_recovers_gaussian(sde_name):
     variables = {"x": Variable(SDES[sde_name], (4000,))}
-    out = sample_s4(exact_score(variables), variables, 2, SDESampling(snr=0.05, scale_eps=1.0, generator=torch.Generator().manual_seed(0)))
+    out = sample_s4(
+        exact_score(variables),
+        variables,
+        2,
+        SDESampling(snr=0.05, scale_eps=1.0, generator=torch.Generator().manual_seed(0)),
+    )
     x = out["x"].flatten()
     assert x.mean().item() == pytest.approx(MU, abs=0.05)
     assert x.std().item() == pytest.approx(S, rel=0.1)
@@ -68,7 +85,10 @@ def test_scale_eps_below_one_sharpens_the_distribution():
 
 
 def test_joint_system_keeps_adjacency_symmetric_and_masked():
-    variables = {"x": Variable(VPSDE(0.1, 1.0, 50), (5, 3)), "adj": Variable(VESDE(0.1, 1.0, 50), (5, 5), symmetric=True)}
+    variables = {
+        "x": Variable(VPSDE(0.1, 1.0, 50), (5, 3)),
+        "adj": Variable(VESDE(0.1, 1.0, 50), (5, 5), symmetric=True),
+    }
     mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=torch.float32)
 
     def masked_score(state, t):

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 from conftest import data_path, requires_data
 
-from unigen.tokenizers.blocks import BlockDecomposition, binary_adjacency, block_decomposition, hop_weighted_degree, peel
+from unigen.tokenizers.blocks import (
+    BlockDecomposition,
+    binary_adjacency,
+    block_decomposition,
+    hop_weighted_degree,
+    peel,
+)
 
 
 def graph(n, edges) -> np.ndarray:
@@ -53,7 +59,9 @@ HAND_CHECKED = {
 def test_hand_checked_blocks(name):
     n, edges, node_block, sizes, degrees = HAND_CHECKED[name]
     blocks = block_decomposition(graph(n, edges), hops=3)
-    assert isinstance(blocks, BlockDecomposition) and blocks.num_blocks == len(sizes) and blocks.num_nodes == n
+    assert (
+        isinstance(blocks, BlockDecomposition) and blocks.num_blocks == len(sizes) and blocks.num_nodes == n
+    )
     np.testing.assert_array_equal(blocks.node_block, node_block)
     np.testing.assert_array_equal(blocks.block_sizes, sizes)
     np.testing.assert_array_equal(blocks.block_degrees, degrees)
@@ -123,7 +131,7 @@ def test_weights_stay_exact_beyond_int64():
     a = random_graph(np.random.default_rng(5), 40, 0.5)
     w = hop_weighted_degree(a, 14)
     assert w.dtype == object
-    one = (np.eye(40, dtype=object) + a.astype(object))
+    one = np.eye(40, dtype=object) + a.astype(object)
     walks, expected = np.ones(40, dtype=object), np.zeros(40, dtype=object)
     for _ in range(14):
         walks = one @ walks
@@ -134,7 +142,9 @@ def test_weights_stay_exact_beyond_int64():
 
 def test_bond_orders_and_diagonal_are_ignored():
     a = graph(4, [(0, 1), (1, 2), (2, 3)])
-    weighted = a * np.array([[0, 2, 0, 0], [2, 0, 4, 0], [0, 4, 0, 1], [0, 0, 1, 0]]) + np.eye(4, dtype=np.int64)
+    weighted = a * np.array([[0, 2, 0, 0], [2, 0, 4, 0], [0, 4, 0, 1], [0, 0, 1, 0]]) + np.eye(
+        4, dtype=np.int64
+    )
     np.testing.assert_array_equal(block_decomposition(weighted).node_block, block_decomposition(a).node_block)
 
 
@@ -157,7 +167,11 @@ def test_random_graphs_are_equivariant(hops, seed):
 
 def test_symmetric_graphs_are_equivariant():
     """Grids and cycles are full of exact ties: tied nodes must land in one block together."""
-    grid = graph(16, [(r * 4 + c, r * 4 + c + 1) for r in range(4) for c in range(3)] + [(r * 4 + c, r * 4 + c + 4) for r in range(3) for c in range(4)])
+    grid = graph(
+        16,
+        [(r * 4 + c, r * 4 + c + 1) for r in range(4) for c in range(3)]
+        + [(r * 4 + c, r * 4 + c + 4) for r in range(3) for c in range(4)],
+    )
     cycle = graph(8, [(i, (i + 1) % 8) for i in range(8)])
     for a in (grid, cycle):
         assert_equivariant(a, 3, np.random.default_rng(1))
@@ -165,7 +179,9 @@ def test_symmetric_graphs_are_equivariant():
     np.testing.assert_array_equal(block_decomposition(grid, 1).block_sizes, [4, 8, 4])
 
 
-@pytest.mark.parametrize("smiles", ["c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O", "C1CC2CCC1C2", "CN1C=NC2=C1C(=O)N(C(=O)N2C)C"])
+@pytest.mark.parametrize(
+    "smiles", ["c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O", "C1CC2CCC1C2", "CN1C=NC2=C1C(=O)N(C(=O)N2C)C"]
+)
 def test_molecules_are_equivariant(smiles):
     from unigen.chem.convert import smiles_to_graph
 

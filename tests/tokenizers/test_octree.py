@@ -29,8 +29,11 @@ from unigen.tokenizers.octree import (
 )
 
 H, C, O = 1, 6, 8
-PEROVSKITE = Crystal([38, 22, 8, 8, 8], [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]],
-                     [[3.905, 0, 0], [0.01, 3.905, 0], [0.02, 0.03, 3.9051]])
+PEROVSKITE = Crystal(
+    [38, 22, 8, 8, 8],
+    [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]],
+    [[3.905, 0, 0], [0.01, 3.905, 0], [0.02, 0.03, 3.9051]],
+)
 
 
 def random_molecule(rng, n=18, spread=1.6):
@@ -86,7 +89,9 @@ def test_atoms_exactly_on_cell_boundaries_go_to_the_upper_cell():
     # q_x = 96 -+ 24 = 72, 120: cells 3 and 5 with fine bin 0; y, z = 96: cell 4, fine 0
     leaves = seq.level == 0
     assert seq.fine[leaves].tolist() == [[0, 0, 0], [0, 0, 0]]
-    np.testing.assert_allclose(seq.centre[leaves], [[3.5 * 0.24, 4.5 * 0.24, 4.5 * 0.24], [5.5 * 0.24, 4.5 * 0.24, 4.5 * 0.24]])
+    np.testing.assert_allclose(
+        seq.centre[leaves], [[3.5 * 0.24, 4.5 * 0.24, 4.5 * 0.24], [5.5 * 0.24, 4.5 * 0.24, 4.5 * 0.24]]
+    )
     assert roundtrip_error(tok, Molecule3D([C, C], [[-0.24, 0, 0], [0.24, 0, 0]]))["coord_error"] < 1e-12
 
 
@@ -105,7 +110,12 @@ def test_structure_larger_than_the_box_is_refused():
     tok = OctreeTokenizer(levels=6)  # ±7.68 Å
     with pytest.raises(UnigenError, match=r"reaches 10.00 Å .* ±7.68 Å; use more levels"):
         tok.encode(Molecule3D([C, C], [[-10, 0, 0], [10, 0, 0]]))
-    assert roundtrip_error(OctreeTokenizer(levels=7), Molecule3D([C, C], [[-10, 0, 0], [10, 0, 0]]))["coord_error"] < 1e-9
+    assert (
+        roundtrip_error(OctreeTokenizer(levels=7), Molecule3D([C, C], [[-10, 0, 0], [10, 0, 0]]))[
+            "coord_error"
+        ]
+        < 1e-9
+    )
     long_cell = Crystal([C], [[0, 0, 0]], np.diag([70.0, 3, 3]))
     with pytest.raises(UnigenError, match="use more levels"):
         OctreeTokenizer(levels=8).encode(long_cell)
@@ -116,7 +126,9 @@ def test_two_atoms_in_one_finest_cell_are_refused_with_both_named():
     with pytest.raises(UnigenError, match=r"atoms 0 and 2 fall in the same 0.24 Å cell \(0.050 Å apart\)"):
         tok.encode(Molecule3D([C, O, H], [[1.0, 1.0, 1.0], [-3, 0, 0], [1.05, 1.0, 1.0]]))
     with pytest.raises(UnigenError, match="two lattice corners fall in the same"):
-        OctreeTokenizer(levels=8).encode(Crystal([C], [[0, 0, 0]], np.diag([0.1, 3, 3])), translation=[0.1, 0, 0])
+        OctreeTokenizer(levels=8).encode(
+            Crystal([C], [[0, 0, 0]], np.diag([0.1, 3, 3])), translation=[0.1, 0, 0]
+        )
 
 
 def test_tokens_do_not_depend_on_atom_order():
@@ -145,7 +157,9 @@ def test_level_by_level_morton_order_and_occupancy_consistency():
         assert sum(bin(int(p)).count("1") for p in patterns) == children  # each set bit is one child
         centres = seq.centre[seq.level == level]
         cells = np.floor(centres / (tok.grid_len * 2**level)).astype(int)
-        morton = [sum(((c[a] >> b) & 1) << (3 * b + a) for a in range(3) for b in range(tok.levels)) for c in cells]
+        morton = [
+            sum(((c[a] >> b) & 1) << (3 * b + a) for a in range(3) for b in range(tok.levels)) for c in cells
+        ]
         assert morton == sorted(morton)
 
 
@@ -171,7 +185,9 @@ def test_crystal_lattice_recovered_with_row_order_sign_and_handedness():
     decoded = tok.decode(seq)
     assert np.abs(decoded.lattice - lattice).max() <= 5e-4
     result = roundtrip_error(tok, crystal)
-    assert result["species_equal"] and result["coord_error"] <= 0.005 + 1e-12 and result["lattice_error"] <= 5e-4
+    assert (
+        result["species_equal"] and result["coord_error"] <= 0.005 + 1e-12 and result["lattice_error"] <= 5e-4
+    )
 
 
 def test_atom_at_the_cell_origin_does_not_collide_with_a_corner():
@@ -205,8 +221,15 @@ def test_qm9_sample_round_trips():
     assert 0.004 < worst <= 0.005 + 1e-12  # the bound is reached but never exceeded
 
 
-@pytest.mark.parametrize("name, options", [("perov_5", {}), ("carbon_24", {}), ("mp_20", {"subset": "OPRYAN90"}),
-                                           ("mp_20", {"subset": "OPRYAN90", "niggli": False})])
+@pytest.mark.parametrize(
+    "name, options",
+    [
+        ("perov_5", {}),
+        ("carbon_24", {}),
+        ("mp_20", {"subset": "OPRYAN90"}),
+        ("mp_20", {"subset": "OPRYAN90", "niggli": False}),
+    ],
+)
 def test_crystal_samples_round_trip(name, options):
     from unigen.data import get_dataset, load_dataset
 
@@ -218,14 +241,20 @@ def test_crystal_samples_round_trip(name, options):
     tok = OctreeTokenizer(levels=8)
     for crystal in crystals:
         result = roundtrip_error(tok, crystal)
-        assert result["species_equal"] and result["coord_error"] <= 0.005 + 1e-9 and result["lattice_error"] <= 5e-4
+        assert (
+            result["species_equal"]
+            and result["coord_error"] <= 0.005 + 1e-9
+            and result["lattice_error"] <= 5e-4
+        )
 
 
 # -- vocabulary, state, decoding of generated sequences --------------------------------------
 
 
 def test_state_dict_is_json_and_rebuilds_the_same_tokenizer():
-    tok = OctreeTokenizer(levels=7, grid_len=0.3, resolution=0.02, lattice_resolution=0.002, elements=[1, 6, 8])
+    tok = OctreeTokenizer(
+        levels=7, grid_len=0.3, resolution=0.02, lattice_resolution=0.002, elements=[1, 6, 8]
+    )
     state = json.loads(json.dumps(tok.state_dict()))
     again = tokenizer_from_state_dict(state)
     assert isinstance(again, OctreeTokenizer) and again.state_dict() == tok.state_dict()
@@ -261,8 +290,16 @@ def test_malformed_sequences_are_refused():
     seq = tok.encode(Molecule3D([C, O], [[0, 0, 0], [1.2, 0, 0]]))
 
     def altered(ids=None, fine=None):
-        return OctreeSequence(seq.ids if ids is None else ids, seq.level, seq.centre, seq.fine if fine is None else fine,
-                              seq.kind, seq.tree, seq.origin, seq.source_index)
+        return OctreeSequence(
+            seq.ids if ids is None else ids,
+            seq.level,
+            seq.centre,
+            seq.fine if fine is None else fine,
+            seq.kind,
+            seq.tree,
+            seq.origin,
+            seq.source_index,
+        )
 
     with pytest.raises(UnigenError, match="malformed"):
         tok.decode(altered(ids=seq.ids[:-2], fine=seq.fine[:-2]))
@@ -279,7 +316,9 @@ def test_null_leaves_are_dropped():
     seq = tok.encode(Molecule3D([C, O], [[0, 0, 0], [1.2, 0, 0]]))
     ids = seq.ids.copy()
     ids[np.flatnonzero(seq.level == 0)[0]] = NULL
-    decoded = tok.decode(OctreeSequence(ids, seq.level, seq.centre, seq.fine, seq.kind, seq.tree, seq.origin, seq.source_index))
+    decoded = tok.decode(
+        OctreeSequence(ids, seq.level, seq.centre, seq.fine, seq.kind, seq.tree, seq.origin, seq.source_index)
+    )
     assert decoded.num_atoms == 1
 
 
@@ -289,7 +328,11 @@ def test_lattice_tree_needs_all_eight_corners():
     ids = seq.ids.copy()
     ids[np.flatnonzero(seq.kind == KIND_CORNER)[1]] = CORNER_OFFSET  # two [LAT_000]
     with pytest.raises(UnigenError, match="8 corners once each"):
-        tok.decode(OctreeSequence(ids, seq.level, seq.centre, seq.fine, seq.kind, seq.tree, seq.origin, seq.source_index))
+        tok.decode(
+            OctreeSequence(
+                ids, seq.level, seq.centre, seq.fine, seq.kind, seq.tree, seq.origin, seq.source_index
+            )
+        )
 
 
 # -- masked next-token prediction layout -----------------------------------------------------
@@ -301,18 +344,24 @@ def test_interleave_masks():
     seq = tok.encode(mol)
     masked = tok.interleave_masks(seq)
     t = len(seq)
-    assert len(masked.ids) == 2 * t and (masked.ids[0::2] == MASK).all() and (masked.ids[1::2] == seq.ids).all()
+    assert (
+        len(masked.ids) == 2 * t and (masked.ids[0::2] == MASK).all() and (masked.ids[1::2] == seq.ids).all()
+    )
     assert (masked.level[0::2] == seq.level).all() and masked.is_mask.sum() == t
     predicted = seq.kind != KIND_END
     assert (masked.target_ids[0::2][predicted] == seq.ids[predicted]).all()
     assert (masked.target_ids[1::2] == IGNORE).all() and masked.target_ids[2 * t - 2] == IGNORE
     leaves = seq.level == 0
-    assert (masked.target_fine[0::2][leaves] == seq.fine[leaves]).all() and (masked.target_fine[0::2][~leaves] == IGNORE).all()
+    assert (masked.target_fine[0::2][leaves] == seq.fine[leaves]).all() and (
+        masked.target_fine[0::2][~leaves] == IGNORE
+    ).all()
     assert (masked.fine[0::2] == tok.null_bin).all()
     np.testing.assert_allclose(masked.position[0::2], seq.centre)  # a mask knows only the cell
     # a real leaf sits at its exact quantised position: box frame = decoded position - centroid + box centre
     decoded = tok.decode(seq).positions
-    np.testing.assert_allclose(masked.position[1::2][leaves], decoded - mol.positions.mean(0) + tok.box_length / 2, atol=1e-9)
+    np.testing.assert_allclose(
+        masked.position[1::2][leaves], decoded - mol.positions.mean(0) + tok.box_length / 2, atol=1e-9
+    )
 
 
 @pytest.mark.slow
@@ -322,13 +371,19 @@ def test_every_benchmark_structure_round_trips():
     from unigen.data import load_dataset
 
     cases = [(6, load_dataset("qm9_3d", "all"))]
-    cases += [(8, load_dataset(name, split)) for name in ("perov_5", "carbon_24") for split in ("test", "val")]
+    cases += [
+        (8, load_dataset(name, split)) for name in ("perov_5", "carbon_24") for split in ("test", "val")
+    ]
     cases += [(8, load_dataset("mp_20", split, subset="OPRYAN90")) for split in ("train", "val", "test")]
     for levels, structures in cases:
         tok = OctreeTokenizer(levels=levels)
         for structure in structures:
             result = roundtrip_error(tok, structure)
-            assert result["species_equal"] and result["coord_error"] <= 0.005 + 1e-9 and result["lattice_error"] <= 5e-4
+            assert (
+                result["species_equal"]
+                and result["coord_error"] <= 0.005 + 1e-9
+                and result["lattice_error"] <= 5e-4
+            )
 
 
 # -- batches ---------------------------------------------------------------------------------
@@ -339,18 +394,28 @@ def test_batch_equals_one_by_one_for_mixed_structures():
     tok = OctreeTokenizer(levels=8)
     structures = [random_molecule(rng, n=int(rng.integers(1, 25))) for _ in range(6)]
     structures.insert(2, PEROVSKITE)
-    structures.insert(5, Crystal([C] * 2, [[0, 0, 0], [0.25, 0.25, 0.25]], [[0, 1.78, 1.78], [1.78, 0, 1.78], [1.78, 1.78, 0]]))
+    structures.insert(
+        5,
+        Crystal(
+            [C] * 2, [[0, 0, 0], [0.25, 0.25, 0.25]], [[0, 1.78, 1.78], [1.78, 0, 1.78], [1.78, 1.78, 0]]
+        ),
+    )
     rotations = np.stack([random_rotation(rng) for _ in structures])
     translations = rng.normal(size=(len(structures), 3))
     batch = tok.encode_batch(structures, rotations, translations, chunk=3)
-    single = [tok.encode(s, rotation=r, translation=t) for s, r, t in zip(structures, rotations, translations)]
+    single = [
+        tok.encode(s, rotation=r, translation=t) for s, r, t in zip(structures, rotations, translations)
+    ]
     for a, b in zip(batch, single):
         assert a.same_tokens(b) and np.array_equal(a.source_index, b.source_index)
         np.testing.assert_allclose(a.origin, b.origin, atol=1e-12)
     for a, b in zip(tok.decode_batch(batch), (tok.decode(q) for q in single)):
         assert type(a) is type(b) and np.array_equal(a.atomic_numbers, b.atomic_numbers)
-        np.testing.assert_allclose(a.cart_coords if isinstance(a, Crystal) else a.positions,
-                                   b.cart_coords if isinstance(b, Crystal) else b.positions, atol=1e-9)
+        np.testing.assert_allclose(
+            a.cart_coords if isinstance(a, Crystal) else a.positions,
+            b.cart_coords if isinstance(b, Crystal) else b.positions,
+            atol=1e-9,
+        )
 
 
 def test_batch_errors_name_the_item():
@@ -361,7 +426,18 @@ def test_batch_errors_name_the_item():
     with pytest.raises(UnigenError, match=r"^item 2 of the batch: atoms 0 and 1 fall in the same"):
         tok.encode_batch([good, good, Molecule3D([C, H], [[0, 0, 0], [0.01, 0, 0]])])
     seq = tok.encode(good)
-    cut = OctreeSequence(seq.ids[:-1], seq.level[:-1], seq.centre[:-1], seq.fine[:-1], seq.kind[:-1], seq.tree[:-1],
-                         seq.origin, seq.source_index)
-    with pytest.raises(UnigenError, match=r"^item 1 of the batch: malformed octree sequence: expected 2 leaf tokens then \[END\]"):
+    cut = OctreeSequence(
+        seq.ids[:-1],
+        seq.level[:-1],
+        seq.centre[:-1],
+        seq.fine[:-1],
+        seq.kind[:-1],
+        seq.tree[:-1],
+        seq.origin,
+        seq.source_index,
+    )
+    with pytest.raises(
+        UnigenError,
+        match=r"^item 1 of the batch: malformed octree sequence: expected 2 leaf tokens then \[END\]",
+    ):
         tok.decode_batch([seq, cut, seq])

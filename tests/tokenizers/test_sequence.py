@@ -29,16 +29,34 @@ NA, CL, SR, TI, O = 11, 17, 38, 22, 8
 # conventional rock salt, species interleaved and Cl first
 ROCK_SALT = Crystal(
     [CL, NA, CL, NA, CL, NA, CL, NA],
-    [[0.5, 0.5, 0.5], [0.5, 0.5, 0], [0, 0, 0.5], [0, 0, 0], [0, 0.5, 0], [0.5, 0, 0.5], [0.5, 0, 0], [0, 0.5, 0.5]],
+    [
+        [0.5, 0.5, 0.5],
+        [0.5, 0.5, 0],
+        [0, 0, 0.5],
+        [0, 0, 0],
+        [0, 0.5, 0],
+        [0.5, 0, 0.5],
+        [0.5, 0, 0],
+        [0, 0.5, 0.5],
+    ],
     np.eye(3) * 5.64,
 )
-PEROVSKITE = Crystal([O, SR, TI, O, O], [[0.5, 0.5, 0], [0, 0, 0], [0.5, 0.5, 0.5], [0, 0.5, 0.5], [0.5, 0, 0.5]],
-                     [[3.905, 0, 0], [0.01, 3.905, 0], [0.02, 0.03, 3.9051]])
+PEROVSKITE = Crystal(
+    [O, SR, TI, O, O],
+    [[0.5, 0.5, 0], [0, 0, 0], [0.5, 0.5, 0.5], [0, 0.5, 0.5], [0.5, 0, 0.5]],
+    [[3.905, 0, 0], [0.01, 3.905, 0], [0.02, 0.03, 3.9051]],
+)
 # methanol, explicit H in SMILES atom order: C, O, H(on O), H, H, H
 METHANOL = Molecule3D(
     [6, 8, 1, 1, 1, 1],
-    [[-0.047, 0.664, 0.0], [-0.047, -0.758, 0.0], [-0.965, -1.071, 0.0],
-     [-1.086, 0.975, 0.0], [0.436, 1.081, 0.890], [0.436, 1.081, -0.890]],
+    [
+        [-0.047, 0.664, 0.0],
+        [-0.047, -0.758, 0.0],
+        [-0.965, -1.071, 0.0],
+        [-1.086, 0.975, 0.0],
+        [0.436, 1.081, 0.890],
+        [0.436, 1.081, -0.890],
+    ],
     meta={"smiles": "C(O[H])([H])([H])[H]"},
 )
 
@@ -49,12 +67,17 @@ def names(tok, seq):
 
 def rows(seq, ids, is_slot, values):
     """A SlotSequence with replaced rows (for truncated, padded or corrupted sequences)."""
-    return SlotSequence(np.asarray(ids), np.asarray(is_slot, bool), np.asarray(values, float), seq.source_index)
+    return SlotSequence(
+        np.asarray(ids), np.asarray(is_slot, bool), np.asarray(values, float), seq.source_index
+    )
 
 
 def random_crystal(rng, n=7):
-    return Crystal(rng.choice([3, 8, 26, 29], size=n), rng.uniform(-1.5, 2.5, size=(n, 3)),
-                   np.diag(rng.uniform(3, 9, size=3)) + rng.normal(scale=0.5, size=(3, 3)))
+    return Crystal(
+        rng.choice([3, 8, 26, 29], size=n),
+        rng.uniform(-1.5, 2.5, size=(n, 3)),
+        np.diag(rng.uniform(3, 9, size=3)) + rng.normal(scale=0.5, size=(3, 3)),
+    )
 
 
 def assert_same_crystal(a: Crystal, b: Crystal):
@@ -87,14 +110,22 @@ def test_perovskite_slots_hold_the_raw_lattice_rows_then_the_fractions():
     o, sr, ti = tok.token_id("O"), tok.token_id("Sr"), tok.token_id("Ti")
     assert seq.ids.tolist() == [BOS, o, o, o, sr, ti, COORD, *[MASK] * 8, EOS]
     assert seq.values[7:10].tolist() == PEROVSKITE.lattice.tolist()
-    assert seq.values[10:15].tolist() == [[0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0], [0, 0, 0], [0.5, 0.5, 0.5]]
+    assert seq.values[10:15].tolist() == [
+        [0, 0.5, 0.5],
+        [0.5, 0, 0.5],
+        [0.5, 0.5, 0],
+        [0, 0, 0],
+        [0.5, 0.5, 0.5],
+    ]
     assert seq.source_index.tolist() == [3, 4, 0, 1, 2]
 
 
 def test_wrap_follows_the_spec_rules():
     frac = np.array([[-0.25, 1.75, 1.0], [0.99995, 0.00009, -1.0], [0.123456789, 0.5, 2.0000001]])
     assert wrap_fractional(frac).tolist() == [[0.75, 0.75, 0.0], [0.0, 0.0, 0.0], [0.123457, 0.5, 0.0]]
-    assert wrap_fractional(np.array([[0.9999996]]), snap=0, decimals=6).tolist() == [[0.0]]  # rounds up to 1 -> 0
+    assert wrap_fractional(np.array([[0.9999996]]), snap=0, decimals=6).tolist() == [
+        [0.0]
+    ]  # rounds up to 1 -> 0
     assert wrap_fractional(np.array([[0.2 + 1e-13]]), snap=0, decimals=None)[0, 0] == 0.2 + 1e-13
 
 
@@ -120,7 +151,9 @@ def test_decode_of_encode_is_the_canonical_crystal_and_re_encodes_identically():
         back = tok.decode(seq)
         order, frac = tok.canonical(crystal)
         assert_same_crystal(back, Crystal(crystal.atomic_numbers[order], frac, crystal.lattice))
-        assert tok.encode(back).same_tokens(seq) and np.array_equal(tok.encode(back).source_index, np.arange(7))
+        assert tok.encode(back).same_tokens(seq) and np.array_equal(
+            tok.encode(back).source_index, np.arange(7)
+        )
         delta = back.frac_coords - crystal.frac_coords[seq.source_index]
         assert np.abs(delta - np.rint(delta)).max() <= 1e-4  # the snap; rounding adds at most 5e-7
 
@@ -131,9 +164,16 @@ def test_without_snap_and_rounding_the_round_trip_is_bit_exact():
         crystal = random_crystal(rng)
         crystal.frac_coords = crystal.frac_coords % 1.0
         seq = tok.encode(crystal)
-        expected = Crystal(crystal.atomic_numbers[seq.source_index], crystal.frac_coords[seq.source_index], crystal.lattice)
+        expected = Crystal(
+            crystal.atomic_numbers[seq.source_index], crystal.frac_coords[seq.source_index], crystal.lattice
+        )
         assert_same_crystal(tok.decode(seq), expected)
-        assert roundtrip_error(tok, crystal) == {"coord_error": 0.0, "lattice_error": 0.0, "species_equal": True, "tokens": 20}
+        assert roundtrip_error(tok, crystal) == {
+            "coord_error": 0.0,
+            "lattice_error": 0.0,
+            "species_equal": True,
+            "tokens": 20,
+        }
 
 
 def test_scales_multiply_the_slots_and_decode_divides():
@@ -152,14 +192,21 @@ def test_rotation_turns_the_lattice_rows_and_translation_re_sorts():
     assert np.allclose(turned.lattice, PEROVSKITE.lattice @ rotation.T)
     assert np.allclose(turned.lattice @ turned.lattice.T, PEROVSKITE.lattice @ PEROVSKITE.lattice.T)
     shifted = tok.encode(ROCK_SALT, translation=[0.5, 0, 0])
-    assert shifted.slot_values[3:7].tolist() == [[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]]  # Cl now at Na's sites
+    assert shifted.slot_values[3:7].tolist() == [
+        [0, 0, 0],
+        [0, 0.5, 0.5],
+        [0.5, 0, 0.5],
+        [0.5, 0.5, 0],
+    ]  # Cl now at Na's sites
 
 
 def test_decode_wraps_generated_coordinates_and_accepts_trailing_padding():
     tok = CrystalSequenceTokenizer()
     seq = tok.encode(PEROVSKITE)
     seq.values[10] = [-0.25, 1.5, 0.5]
-    padded = rows(seq, np.r_[seq.ids, PAD, PAD], np.r_[seq.is_slot, False, False], np.r_[seq.values, np.zeros((2, 3))])
+    padded = rows(
+        seq, np.r_[seq.ids, PAD, PAD], np.r_[seq.is_slot, False, False], np.r_[seq.values, np.zeros((2, 3))]
+    )
     assert tok.decode(padded).frac_coords[0].tolist() == [0.75, 0.5, 0.5]
 
 
@@ -167,14 +214,19 @@ def test_decode_wraps_generated_coordinates_and_accepts_trailing_padding():
 
 
 def test_state_is_json_and_rebuilds_the_same_tokenizer():
-    tokenizers = CrystalSequenceTokenizer(elements=[8, 22, 38], decimals=None, coord_scale=10), MoleculeSequenceTokenizer.fit(["[NH4+]"])
+    tokenizers = (
+        CrystalSequenceTokenizer(elements=[8, 22, 38], decimals=None, coord_scale=10),
+        MoleculeSequenceTokenizer.fit(["[NH4+]"]),
+    )
     for tok in tokenizers:
         state = json.loads(json.dumps(tok.state_dict()))
         again = type(tok).from_state_dict(state)
         assert again.state_dict() == tok.state_dict() and again.tokens == tok.tokens
     specials = ("<pad>", "<bos>", "<eos>", "<coord>", "<mask>")
     assert CrystalSequenceTokenizer(elements=[8, 22, 38]).tokens == (*specials, "O", "Ti", "Sr")
-    with pytest.raises(UsageError, match="unknown sequence_crystal tokenizer setting.*valid: coord_scale, decimals"):
+    with pytest.raises(
+        UsageError, match="unknown sequence_crystal tokenizer setting.*valid: coord_scale, decimals"
+    ):
         CrystalSequenceTokenizer.from_state_dict({"type": "sequence_crystal", "levels": 3})
     with pytest.raises(UsageError, match="expected 'sequence_molecule'"):
         MoleculeSequenceTokenizer.from_state_dict(CrystalSequenceTokenizer().state_dict())
@@ -214,7 +266,17 @@ def test_malformed_sequences_are_value_errors_naming_the_problem():
 
 def test_smiles_regex_tokens_and_their_elements():
     assert tokenize_smiles("C(O[H])([H])[H]") == ["C", "(", "O", "[H]", ")", "(", "[H]", ")", "[H]"]
-    assert tokenize_smiles("[13C@@H](Cl)c1ccccc1%10Br") == ["[13C@@H]", "(", "Cl", ")", *"c1cccc", "c", "1", "%10", "Br"]
+    assert tokenize_smiles("[13C@@H](Cl)c1ccccc1%10Br") == [
+        "[13C@@H]",
+        "(",
+        "Cl",
+        ")",
+        *"c1cccc",
+        "c",
+        "1",
+        "%10",
+        "Br",
+    ]
     tokens = ("c", "Cl", "[nH]", "[13C@@H]", "[Na+]", "[se]", "(", "=", "1")
     assert [smiles_element(t) for t in tokens] == ["C", "Cl", "N", "C", "Na", "Se", None, None, None]
     with pytest.raises(ValueError, match=r"cannot tokenize from character 1 \('Xy'\)"):
@@ -249,10 +311,14 @@ def test_molecule_rotation_and_scale():
 def test_molecule_errors_name_the_smiles_and_the_fix():
     tok = MoleculeSequenceTokenizer()
     implicit_h = Molecule3D(METHANOL.atomic_numbers, METHANOL.positions, meta={"smiles": "CO"})
-    with pytest.raises(ValueError, match=r"'CO' has atoms Z=\[6, 8\] but the molecule has \[6, 8, 1, 1, 1, 1\]"):
+    with pytest.raises(
+        ValueError, match=r"'CO' has atoms Z=\[6, 8\] but the molecule has \[6, 8, 1, 1, 1, 1\]"
+    ):
         tok.encode(implicit_h)
     charged = Molecule3D([7], [[0, 0, 0]], meta={"smiles": "[NH4+]"})
-    with pytest.raises(ValueError, match=r"token '\[NH4\+\]' is not in the vocabulary \(use MoleculeSequenceTokenizer.fit"):
+    with pytest.raises(
+        ValueError, match=r"token '\[NH4\+\]' is not in the vocabulary \(use MoleculeSequenceTokenizer.fit"
+    ):
         tok.encode(charged)
     fitted = MoleculeSequenceTokenizer.fit(["[NH4+]"])
     assert fitted.decode(fitted.encode(charged)).meta["smiles"] == "[NH4+]"
@@ -265,7 +331,12 @@ def test_molecule_errors_name_the_smiles_and_the_fix():
 def test_molecule_decode_checks_slot_count():
     tok = MoleculeSequenceTokenizer()
     seq = tok.prompt("CO")  # 2 atoms, 2 slots
-    short = rows(seq, np.r_[seq.ids[:-2], EOS], np.r_[seq.is_slot[:-2], False], np.r_[seq.values[:-2], np.zeros((1, 3))])
+    short = rows(
+        seq,
+        np.r_[seq.ids[:-2], EOS],
+        np.r_[seq.is_slot[:-2], False],
+        np.r_[seq.values[:-2], np.zeros((1, 3))],
+    )
     with pytest.raises(ValueError, match="2 atom tokens but 1 slots"):
         tok.decode(short)
 
@@ -295,4 +366,6 @@ def test_every_test_cif_round_trips(name):
     matcher = StructureMatcher(stol=0.5, ltol=0.3, angle_tol=10)
     picks = np.random.default_rng(0).choice(len(crystals), size=min(100, len(crystals)), replace=False)
     sample = [crystals[int(i)] for i in picks]
-    assert all(matcher.fit(crystal_to_pymatgen(c), crystal_to_pymatgen(tok.decode(tok.encode(c)))) for c in sample)
+    assert all(
+        matcher.fit(crystal_to_pymatgen(c), crystal_to_pymatgen(tok.decode(tok.encode(c)))) for c in sample
+    )

@@ -86,7 +86,9 @@ def test_check_on_a_crystal(tmp_path, capsys):
 def test_level_too_small_is_a_one_line_error(tmp_path, capsys):
     assert main(["tokenize", write(tmp_path, "m.xyz", METHANE), "--level", "2"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "m.xyz: record 1: structure reaches" in err and "use more levels" in err
+    assert (
+        err.startswith("error: ") and "m.xyz: record 1: structure reaches" in err and "use more levels" in err
+    )
     assert err.count("\n") == 1
 
 

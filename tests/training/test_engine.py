@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import requires_data
 from safetensors.torch import load_file
 
-from conftest import requires_data
 from unigen.cli import main
 from unigen.config import load_recipe
 from unigen.training import train
@@ -102,7 +102,18 @@ def _unigram_entropy(records) -> float:
 def test_tiny_recipe_trains_on_cpu_and_beats_the_unigram_baseline(tmp_path):
     from unigen.training.data import load_records
 
-    code = main(["train", str(TINY), "--set", f"train.out_dir={tmp_path}", "--set", "train.progress=false", "--set", "train.device=cpu"])
+    code = main(
+        [
+            "train",
+            str(TINY),
+            "--set",
+            f"train.out_dir={tmp_path}",
+            "--set",
+            "train.progress=false",
+            "--set",
+            "train.device=cpu",
+        ]
+    )
     assert code == 0
     rows = list(csv.DictReader((tmp_path / "metrics.csv").open()))
     assert [int(r["step"]) for r in rows] == list(range(10, 151, 10))
@@ -128,13 +139,31 @@ def _kill_at(step):
 
 
 def test_a_run_killed_and_resumed_ends_with_the_same_weights(tmp_path):
-    sets = QUIET + ["train.steps=30", "train.ckpt_every=10", "train.log_every=5", "train.keep_last=10", "shared.width=16"]
+    sets = QUIET + [
+        "train.steps=30",
+        "train.ckpt_every=10",
+        "train.log_every=5",
+        "train.keep_last=10",
+        "shared.width=16",
+    ]
     straight = train(load_recipe(TINY, sets + [f"train.out_dir={tmp_path / 'a'}"]))
     with pytest.raises(_Killed):  # killed after step 17: the last checkpoint is step 10
         train(load_recipe(TINY, sets + [f"train.out_dir={tmp_path / 'b'}"]), on_step=_kill_at(17))
     assert sorted(p.name for p in (tmp_path / "b" / "checkpoints").iterdir()) == ["step_00000010"]
-    assert main(["train", str(TINY), "--resume", str(tmp_path / "b"), *sum([["--set", s] for s in sets], []),
-                 "--set", f"train.out_dir={tmp_path / 'b'}"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(TINY),
+                "--resume",
+                str(tmp_path / "b"),
+                *sum([["--set", s] for s in sets], []),
+                "--set",
+                f"train.out_dir={tmp_path / 'b'}",
+            ]
+        )
+        == 0
+    )
     resumed = tmp_path / "b" / "checkpoints" / "step_00000030"
     for name in ("model.safetensors", "trainer.safetensors"):
         a, b = load_file(straight / name), load_file(resumed / name)
@@ -148,7 +177,15 @@ def test_a_run_killed_and_resumed_ends_with_the_same_weights(tmp_path):
 def test_resume_refuses_changed_model_arguments(tmp_path, capsys):
     sets = QUIET + ["train.steps=4", "shared.width=16", f"train.out_dir={tmp_path}"]
     train(load_recipe(TINY, sets))
-    code = main(["train", str(TINY), "--resume", str(tmp_path), *sum([["--set", s] for s in sets + ["model.n_layers=3"]], [])])
+    code = main(
+        [
+            "train",
+            str(TINY),
+            "--resume",
+            str(tmp_path),
+            *sum([["--set", s] for s in sets + ["model.n_layers=3"]], []),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.count("\n") == 0
     assert "changes model arguments n_layers" in err
@@ -163,7 +200,10 @@ def test_a_fresh_run_refuses_to_overwrite_checkpoints(tmp_path, capsys):
 
 @requires_data("qm9", "qm9.csv")
 def test_a_recipe_can_name_a_benchmark_dataset(tmp_path):
-    recipe = load_recipe(REPO / "recipes" / "tiny" / "toy_qm9.yaml", QUIET + ["train.steps=3", "data.limit=100", f"train.out_dir={tmp_path}"])
+    recipe = load_recipe(
+        REPO / "recipes" / "tiny" / "toy_qm9.yaml",
+        QUIET + ["train.steps=3", "data.limit=100", f"train.out_dir={tmp_path}"],
+    )
     final = train(recipe)
     from unigen import checkpoint
 
@@ -173,9 +213,16 @@ def test_a_recipe_can_name_a_benchmark_dataset(tmp_path):
 
 
 def test_bf16_autocast_trains_on_cpu_when_asked(tmp_path):
-    final = train(load_recipe(TINY, QUIET + ["train.steps=3", "train.precision=bf16", "shared.width=16", f"train.out_dir={tmp_path}"]))
+    final = train(
+        load_recipe(
+            TINY,
+            QUIET + ["train.steps=3", "train.precision=bf16", "shared.width=16", f"train.out_dir={tmp_path}"],
+        )
+    )
     weights = load_file(final / "model.safetensors")
-    assert all(v.dtype == torch.float32 and torch.isfinite(v).all() for v in weights.values())  # master weights stay fp32
+    assert all(
+        v.dtype == torch.float32 and torch.isfinite(v).all() for v in weights.values()
+    )  # master weights stay fp32
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
@@ -187,7 +234,25 @@ def test_asking_for_cuda_without_it_is_a_usage_error(tmp_path, capsys):
 def test_tensorboard_logs_or_a_clear_message(tmp_path, capsys):
     import importlib.util
 
-    code = main(["train", str(TINY), *sum([["--set", s] for s in QUIET + ["train.steps=2", "shared.width=16", "train.tensorboard=true", f"train.out_dir={tmp_path}"]], [])])
+    code = main(
+        [
+            "train",
+            str(TINY),
+            *sum(
+                [
+                    ["--set", s]
+                    for s in QUIET
+                    + [
+                        "train.steps=2",
+                        "shared.width=16",
+                        "train.tensorboard=true",
+                        f"train.out_dir={tmp_path}",
+                    ]
+                ],
+                [],
+            ),
+        ]
+    )
     if importlib.util.find_spec("tensorboard") is None:
         assert code == 2 and "needs the tensorboard package" in capsys.readouterr().err
     else:

@@ -28,8 +28,23 @@ def _smi(tmp_path, *smiles) -> Path:
 
 
 def _finetune(parent, data, *extra, out):
-    return main(["finetune", str(parent), "--data", str(data), "--set", "train.steps=4", "--set", "train.batch_size=2",
-                 "--set", "train.progress=false", "--set", f"train.out_dir={out}", *extra])
+    return main(
+        [
+            "finetune",
+            str(parent),
+            "--data",
+            str(data),
+            "--set",
+            "train.steps=4",
+            "--set",
+            "train.batch_size=2",
+            "--set",
+            "train.progress=false",
+            "--set",
+            f"train.out_dir={out}",
+            *extra,
+        ]
+    )
 
 
 def test_finetune_continues_from_the_parent_and_records_it(parent, tmp_path):
@@ -55,7 +70,19 @@ def test_unknown_atom_types_are_refused_with_a_list(parent, tmp_path, capsys):
 
 def test_extend_vocab_adds_the_new_types_and_keeps_the_old_predictions(parent, tmp_path):
     data = _smi(tmp_path, "CCBr", "CP(C)C", "CCO", "BrCBr")
-    assert _finetune(parent, data, "--extend-vocab", "--set", "train.lr=0", "--set", "train.ema_decay=0", out=tmp_path / "ft") == 0
+    assert (
+        _finetune(
+            parent,
+            data,
+            "--extend-vocab",
+            "--set",
+            "train.lr=0",
+            "--set",
+            "train.ema_decay=0",
+            out=tmp_path / "ft",
+        )
+        == 0
+    )
     old, new = checkpoint.load(parent), checkpoint.load(tmp_path / "ft")
     assert new.atom_types == old.atom_types + ["Br", "P"]
     batch = old.collate([old.encode(r) for r in _graphs("CCO", "c1ccccc1F")])
@@ -63,7 +90,7 @@ def test_extend_vocab_adds_the_new_types_and_keeps_the_old_predictions(parent, t
         a = old.logits(batch["atom_types"], batch["valence"], batch["bonds"], batch["node_mask"])
         b = new.logits(batch["atom_types"], batch["valence"], batch["bonds"], batch["node_mask"])
     assert torch.allclose(a, b[..., : len(old.atom_types)], atol=1e-6)
-    assert (b[..., len(old.atom_types):] < a.max(-1, keepdim=True).values).all()
+    assert (b[..., len(old.atom_types) :] < a.max(-1, keepdim=True).values).all()
 
 
 def _graphs(*smiles):

@@ -18,7 +18,14 @@ from safetensors.torch import load_file
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "recipes" / "tiny" / "toy.yaml"
-SETS = ["train.steps=60", "train.ckpt_every=5", "train.keep_last=20", "train.progress=false", "shared.width=16", "train.batch_size=8"]
+SETS = [
+    "train.steps=60",
+    "train.ckpt_every=5",
+    "train.keep_last=20",
+    "train.progress=false",
+    "shared.width=16",
+    "train.batch_size=8",
+]
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +44,9 @@ def _run(command):
 
 
 def _kill_after_first_checkpoint(command, out: Path) -> None:
-    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         while proc.poll() is None and not list((out / "checkpoints").glob("step_*")):
             time.sleep(0.01)

@@ -15,7 +15,9 @@ from unigen.testing import FamilyContract, assert_permutation_equivariant
 
 def _model():
     torch.manual_seed(0)
-    return MaskedAtomModel(ToyConfig(d_model=16, n_heads=2, n_layers=2, pair_dim=4), {"atom_types": ["C", "N", "O"]})
+    return MaskedAtomModel(
+        ToyConfig(d_model=16, n_heads=2, n_layers=2, pair_dim=4), {"atom_types": ["C", "N", "O"]}
+    )
 
 
 def test_logits_are_permutation_equivariant():
@@ -24,8 +26,10 @@ def test_logits_are_permutation_equivariant():
     batch = model.collate([model.encode(graph)])
     perm = torch.tensor([3, 0, 5, 1, 4, 2])
     permuted = {
-        "atom_types": batch["atom_types"][:, perm], "valence": batch["valence"][:, perm],
-        "bonds": batch["bonds"][:, perm][:, :, perm], "node_mask": batch["node_mask"][:, perm],
+        "atom_types": batch["atom_types"][:, perm],
+        "valence": batch["valence"][:, perm],
+        "bonds": batch["bonds"][:, perm][:, :, perm],
+        "node_mask": batch["node_mask"][:, perm],
     }
     with torch.no_grad():
         a = model.logits(**batch)

@@ -22,7 +22,9 @@ from unigen.backbone.scatter import scatter_softmax, scatter_sum
 class Attention(nn.Module):
     """``heads``-head attention over ``dim`` features; rotary angles and a pair bias optional."""
 
-    def __init__(self, dim: int, heads: int, bias: bool = False, dropout: float = 0.0, scatter_backend: str = "auto"):
+    def __init__(
+        self, dim: int, heads: int, bias: bool = False, dropout: float = 0.0, scatter_backend: str = "auto"
+    ):
         super().__init__()
         self.heads, self.head_dim, self.dropout = heads, dim // heads, dropout
         self.qkv = nn.Linear(dim, 3 * dim, bias=bias)
@@ -68,7 +70,9 @@ class Attention(nn.Module):
         out = out.transpose(1, 2).flatten(-2).masked_fill(empty, 0.0)
         return self.out(out)
 
-    def sparse(self, x: Tensor, edge_index: Tensor, bias: Tensor | None = None, angles: Tensor | None = None) -> Tensor:
+    def sparse(
+        self, x: Tensor, edge_index: Tensor, bias: Tensor | None = None, angles: Tensor | None = None
+    ) -> Tensor:
         """Attention of each node over its incoming edges.
 
         Shapes: ``x (N, d)``; ``edge_index (2, E)`` rows (source j, target i): i reads j;

@@ -102,7 +102,9 @@ class BackboneConfig:
         for f in fields(self):
             valid = get_args(f.type) if not isinstance(f.type, str) else get_args(globals().get(f.type, None))
             if valid and getattr(self, f.name) not in valid:
-                raise UsageError(f"backbone.{f.name}: {getattr(self, f.name)!r} is not one of {', '.join(valid)}")
+                raise UsageError(
+                    f"backbone.{f.name}: {getattr(self, f.name)!r} is not one of {', '.join(valid)}"
+                )
 
     def _check_sizes(self) -> None:
         for name in ("dim", "depth", "heads", "recycle", "num_rbf"):
@@ -124,4 +126,6 @@ class BackboneConfig:
         if self.rotary != "none":
             axes = 3 if self.rotary == "3d" else 1
             if self.head_dim % 2 or self.head_dim // 2 < axes:
-                raise UsageError(f"backbone.rotary {self.rotary!r} needs an even head size >= {2 * axes}, got {self.head_dim}")
+                raise UsageError(
+                    f"backbone.rotary {self.rotary!r} needs an even head size >= {2 * axes}, got {self.head_dim}"
+                )

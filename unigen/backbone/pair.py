@@ -37,7 +37,10 @@ class PairFFN(nn.Module):
     def __init__(self, pair_dim: int):
         super().__init__()
         self.net = nn.Sequential(
-            nn.LayerNorm(pair_dim), nn.Linear(pair_dim, 2 * pair_dim), nn.SiLU(), nn.Linear(2 * pair_dim, pair_dim)
+            nn.LayerNorm(pair_dim),
+            nn.Linear(pair_dim, 2 * pair_dim),
+            nn.SiLU(),
+            nn.Linear(2 * pair_dim, pair_dim),
         )
 
     def forward(self, e: Tensor) -> Tensor:

@@ -35,7 +35,9 @@ class Rotary(nn.Module):
         ``dtype`` defaults to the positions' dtype, or the default dtype for integer positions.
         """
         if positions.shape[-1] != self.n_axes:
-            raise ValueError(f"rotary positions need {self.n_axes} coordinates, got shape {tuple(positions.shape)}")
+            raise ValueError(
+                f"rotary positions need {self.n_axes} coordinates, got shape {tuple(positions.shape)}"
+            )
         if dtype is None:
             dtype = positions.dtype if positions.is_floating_point() else torch.get_default_dtype()
         scaled = positions.to(dtype) / self.resolution

@@ -16,7 +16,6 @@ import importlib.util
 from functools import lru_cache
 from typing import Literal
 
-import torch
 from torch import Tensor
 
 ScatterBackend = Literal["auto", "torch", "torch_scatter"]

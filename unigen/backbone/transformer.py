@@ -108,11 +108,15 @@ class Block(nn.Module):
     def _residual(self, x: Tensor, delta: Tensor, sample: Tensor | None = None) -> Tensor:
         return x + drop_path(delta, self.drop_path_rate, self.training, sample)
 
-    def forward_dense(self, x: Tensor, e: Tensor | None, ctx: _DenseContext, layer: int) -> tuple[Tensor, Tensor | None]:
+    def forward_dense(
+        self, x: Tensor, e: Tensor | None, ctx: _DenseContext, layer: int
+    ) -> tuple[Tensor, Tensor | None]:
         """``x (B, T, d)``, ``e (B, N, N, p)`` or None -> updated ``(x, e)``."""
         bias = self._bias(e, ctx.rbf)
         bias = None if bias is None else bias.permute(0, 3, 1, 2)
-        att = self.attn.dense(self.norm_attn(x), ctx.visible, bias, ctx.angles, ctx.cache, layer, ctx.is_causal)
+        att = self.attn.dense(
+            self.norm_attn(x), ctx.visible, bias, ctx.angles, ctx.cache, layer, ctx.is_causal
+        )
         x = self._residual(x, att)
         if e is not None:
             a, b = self.pair_update.node_terms(self.norm_pair_nodes(x))
@@ -122,7 +126,9 @@ class Block(nn.Module):
             e = (e + self.pair_ffn(e)) * ctx.pair_valid.unsqueeze(-1)
         return self._residual(x, self.ffn(self.norm_ffn(x))), e
 
-    def forward_sparse(self, x: Tensor, e: Tensor | None, ctx: _SparseContext) -> tuple[Tensor, Tensor | None]:
+    def forward_sparse(
+        self, x: Tensor, e: Tensor | None, ctx: _SparseContext
+    ) -> tuple[Tensor, Tensor | None]:
         """``x (N, d)``, ``e (E, p)`` or None -> updated ``(x, e)``."""
         bias = self._bias(e, ctx.rbf)
         bias = None if bias is None else bias.index_select(0, ctx.attend)
@@ -202,12 +208,18 @@ class Backbone(nn.Module):
             dense_only = {"node_mask": node_mask, "pair": pair, "pair_mask": pair_mask, "cache": cache}
             given = [name for name, value in dense_only.items() if value is not None]
             if given:
-                raise ValueError(f"{', '.join(given)}: dense-path inputs, not used with edge_index (use edge_attr, batch)")
+                raise ValueError(
+                    f"{', '.join(given)}: dense-path inputs, not used with edge_index (use edge_attr, batch)"
+                )
             sample = torch.zeros(x.shape[0], dtype=torch.long, device=x.device) if batch is None else batch
             x = x if cond is None else x + self.cond_embed(cond).index_select(0, sample)
-            return self._forward_sparse(x, edge_index, edge_attr, sample, pos, lattice, positions, block_id, is_target, mode, cond)
+            return self._forward_sparse(
+                x, edge_index, edge_attr, sample, pos, lattice, positions, block_id, is_target, mode, cond
+            )
         x = x if cond is None else x + self.cond_embed(cond).unsqueeze(1)
-        return self._forward_dense(x, node_mask, pair, pair_mask, pos, lattice, positions, block_id, is_target, mode, cache, cond)
+        return self._forward_dense(
+            x, node_mask, pair, pair_mask, pos, lattice, positions, block_id, is_target, mode, cache, cond
+        )
 
     # -- inputs ---------------------------------------------------------------------------
 
@@ -217,7 +229,9 @@ class Backbone(nn.Module):
         parts = []
         if embeddings is not None:
             if embeddings.shape[-1] != self.config.dim:
-                raise ValueError(f"embeddings need last dimension dim={self.config.dim}, got {tuple(embeddings.shape)}")
+                raise ValueError(
+                    f"embeddings need last dimension dim={self.config.dim}, got {tuple(embeddings.shape)}"
+                )
             parts.append(embeddings)
         if tokens is not None:
             if self.token_embed is None:
@@ -225,7 +239,9 @@ class Backbone(nn.Module):
             parts.append(self.token_embed(tokens))
         if h is not None:
             if self.node_embed is None or h.shape[-1] != self.config.node_in:
-                raise ValueError(f"node features h need last dimension node_in={self.config.node_in}, got {tuple(h.shape)}")
+                raise ValueError(
+                    f"node features h need last dimension node_in={self.config.node_in}, got {tuple(h.shape)}"
+                )
             parts.append(self.node_embed(h))
         return sum(parts)
 
@@ -234,16 +250,22 @@ class Backbone(nn.Module):
             raise ValueError("cond given but backbone.cond_dim is 0")
         if self.cond_embed is not None and (cond is None or cond.shape[-1] != self.config.cond_dim):
             shape = None if cond is None else tuple(cond.shape)
-            raise ValueError(f"backbone.cond_dim={self.config.cond_dim}: cond (B, {self.config.cond_dim}) is required, got {shape}")
+            raise ValueError(
+                f"backbone.cond_dim={self.config.cond_dim}: cond (B, {self.config.cond_dim}) is required, got {shape}"
+            )
         return cond
 
-    def _embed_pairs(self, pair: Tensor | None, geo: PairGeometry | None, shape: tuple, like: Tensor, cond=None) -> Tensor | None:
+    def _embed_pairs(
+        self, pair: Tensor | None, geo: PairGeometry | None, shape: tuple, like: Tensor, cond=None
+    ) -> Tensor | None:
         """Initial pair state ``(..., pair_dim)`` from input pair features, distances and the condition
         (``cond`` already aligned: ``(B, 1, 1, c)`` dense, ``(E, c)`` sparse)."""
         if pair is not None and self.pair_embed is None:
             raise ValueError("pair features / edge_attr given but backbone.pair_in is 0")
         if self.pair_embed is not None and pair is None:
-            raise ValueError(f"backbone.pair_in={self.config.pair_in}: pair features / edge_attr are required")
+            raise ValueError(
+                f"backbone.pair_in={self.config.pair_in}: pair features / edge_attr are required"
+            )
         if not self.config.pair_dim:
             return None
         e = like.new_zeros((*shape, self.config.pair_dim))
@@ -255,7 +277,9 @@ class Backbone(nn.Module):
             e = e + self.cond_pair_embed(cond)
         return e
 
-    def _angles(self, pos: Tensor | None, positions: Tensor | None, index: Tensor, dtype: torch.dtype) -> Tensor | None:
+    def _angles(
+        self, pos: Tensor | None, positions: Tensor | None, index: Tensor, dtype: torch.dtype
+    ) -> Tensor | None:
         if self.rotary is None:
             return None
         if self.config.rotary == "3d":
@@ -274,23 +298,33 @@ class Backbone(nn.Module):
         if geometry != "periodic" and lattice is not None:
             raise ValueError(f"lattice given but geometry is {geometry!r}; use geometry 'periodic'")
 
-    def _check_cache(self, mode: str, block_id: Tensor | None, is_target: Tensor | None, cache: KVCache) -> None:
+    def _check_cache(
+        self, mode: str, block_id: Tensor | None, is_target: Tensor | None, cache: KVCache
+    ) -> None:
         cfg = self.config
         if mode == "full":
             raise ValueError("KV-cached decoding needs mask mode 'causal' or 'block_causal'")
         if cfg.pair_dim or cfg.geometry != "none":
-            raise ValueError("KV-cached decoding supports token/feature inputs with rotary positions only (no pair state, no geometry)")
+            raise ValueError(
+                "KV-cached decoding supports token/feature inputs with rotary positions only (no pair state, no geometry)"
+            )
         if is_target is not None:
             raise ValueError("KV-cached decoding does not support is_target")
         if mode == "block_causal" and len(cache) and block_id is not None:
             if (block_id.amin(1) <= cache.meta.block.amax(1)).any():
-                raise ValueError("block-causal decoding must append whole new blocks (block ids above the cached ones)")
+                raise ValueError(
+                    "block-causal decoding must append whole new blocks (block ids above the cached ones)"
+                )
 
     # -- dense path -----------------------------------------------------------------------
 
-    def _forward_dense(self, x, node_mask, pair, pair_mask, pos, lattice, positions, block_id, is_target, mode, cache, cond):
+    def _forward_dense(
+        self, x, node_mask, pair, pair_mask, pos, lattice, positions, block_id, is_target, mode, cache, cond
+    ):
         b, t = x.shape[:2]
-        node_mask = torch.ones(b, t, dtype=torch.bool, device=x.device) if node_mask is None else node_mask.bool()
+        node_mask = (
+            torch.ones(b, t, dtype=torch.bool, device=x.device) if node_mask is None else node_mask.bool()
+        )
         self._check_geometry(pos, lattice)
         if cache is not None:
             self._check_cache(mode, block_id, is_target, cache)
@@ -299,9 +333,20 @@ class Backbone(nn.Module):
         reach = dense_visibility(mode, q_meta, k_meta)
         visible = reach if pair_mask is None else reach & pair_mask.bool()
         pair_valid = node_mask.unsqueeze(2) & node_mask.unsqueeze(1)
-        geo = None if self.config.geometry == "none" else dense_geometry(pos, lattice, self.config.num_rbf, self.config.cutoff)
+        geo = (
+            None
+            if self.config.geometry == "none"
+            else dense_geometry(pos, lattice, self.config.num_rbf, self.config.cutoff)
+        )
         e = self._embed_pairs(pair, geo, (b, t, t), x, None if cond is None else cond[:, None, None, :])
-        fast = mode == "causal" and cache is None and pair_mask is None and e is None and geo is None and bool(node_mask.all())
+        fast = (
+            mode == "causal"
+            and cache is None
+            and pair_mask is None
+            and e is None
+            and geo is None
+            and bool(node_mask.all())
+        )
         ctx = _DenseContext(
             visible=visible,
             pair_valid=pair_valid,
@@ -328,12 +373,18 @@ class Backbone(nn.Module):
         x = self.final_norm(x) * node_mask.unsqueeze(-1).to(x.dtype)
         if e is not None:
             e = self.pair_final_norm(e) * pair_valid.unsqueeze(-1).to(e.dtype)
-        context = PairContext(visible=visible, rbf=None if geo is None else geo.rbf, direction=None if geo is None else geo.direction)
+        context = PairContext(
+            visible=visible,
+            rbf=None if geo is None else geo.rbf,
+            direction=None if geo is None else geo.direction,
+        )
         return BackboneOutput(h=x, pair=e, context=context)
 
     # -- sparse path ----------------------------------------------------------------------
 
-    def _forward_sparse(self, x, edge_index, edge_attr, sample, pos, lattice, positions, block_id, is_target, mode, cond):
+    def _forward_sparse(
+        self, x, edge_index, edge_attr, sample, pos, lattice, positions, block_id, is_target, mode, cond
+    ):
         n = x.shape[0]
         if self.config.ppgn:
             raise ValueError("backbone.ppgn needs the dense path (pass pair (B, N, N, p), not edge_index)")
@@ -349,7 +400,9 @@ class Backbone(nn.Module):
         edge_cond = None if cond is None else cond.index_select(0, sample.index_select(0, edge_index[1]))
         e = self._embed_pairs(edge_attr, geo, (edge_index.shape[1],), x, edge_cond)
         rbf = None if geo is None else geo.rbf
-        ctx = _SparseContext(edge_index, attend, rbf, self._angles(pos, positions, meta.index, x.dtype), sample)
+        ctx = _SparseContext(
+            edge_index, attend, rbf, self._angles(pos, positions, meta.index, x.dtype), sample
+        )
         for _, block in self._schedule():
             x, e = block.forward_sparse(x, e, ctx)
         return self._sparse_output(x, e, geo, ctx)

@@ -40,12 +40,19 @@ def _bond_codes():
     from rdkit import Chem
 
     bt = Chem.BondType
-    to_code = {bt.SINGLE: BOND_SINGLE, bt.DOUBLE: BOND_DOUBLE, bt.TRIPLE: BOND_TRIPLE, bt.AROMATIC: BOND_AROMATIC}
+    to_code = {
+        bt.SINGLE: BOND_SINGLE,
+        bt.DOUBLE: BOND_DOUBLE,
+        bt.TRIPLE: BOND_TRIPLE,
+        bt.AROMATIC: BOND_AROMATIC,
+    }
     to_type = {code: rd for rd, code in to_code.items()}
     return to_code, to_type
 
 
-def mol_to_graph(mol, kekulize: bool = True, explicit_hs: bool = False, keep_h_counts: bool = False) -> MolGraph:
+def mol_to_graph(
+    mol, kekulize: bool = True, explicit_hs: bool = False, keep_h_counts: bool = False
+) -> MolGraph:
     """RDKit Mol -> MolGraph.
 
     kekulize: bonds as single/double (the GDSS / DiGress representation) instead of aromatic.
@@ -124,9 +131,13 @@ def parse_smiles(smiles: str):
     return mol
 
 
-def smiles_to_graph(smiles: str, kekulize: bool = True, explicit_hs: bool = False, keep_h_counts: bool = False) -> MolGraph:
+def smiles_to_graph(
+    smiles: str, kekulize: bool = True, explicit_hs: bool = False, keep_h_counts: bool = False
+) -> MolGraph:
     """SMILES -> MolGraph (meta["smiles"] keeps the input). ValueError on a bad SMILES."""
-    graph = mol_to_graph(parse_smiles(smiles), kekulize=kekulize, explicit_hs=explicit_hs, keep_h_counts=keep_h_counts)
+    graph = mol_to_graph(
+        parse_smiles(smiles), kekulize=kekulize, explicit_hs=explicit_hs, keep_h_counts=keep_h_counts
+    )
     graph.meta["smiles"] = smiles
     return graph
 
@@ -235,7 +246,9 @@ def pymatgen_to_crystal(structure) -> Crystal:
     """pymatgen Structure -> Crystal. ValueError on partial occupancy or dummy species."""
     if not structure.is_ordered:
         disordered = next(i for i, site in enumerate(structure) if not site.is_ordered)
-        raise ValueError(f"site {disordered} is partially occupied ({structure[disordered].species}); unigen needs ordered structures")
+        raise ValueError(
+            f"site {disordered} is partially occupied ({structure[disordered].species}); unigen needs ordered structures"
+        )
     try:
         numbers = [site.specie.Z for site in structure]
     except AttributeError as err:
@@ -246,7 +259,9 @@ def pymatgen_to_crystal(structure) -> Crystal:
 def crystal_to_ase(crystal: Crystal):
     from ase import Atoms
 
-    return Atoms(numbers=crystal.atomic_numbers, scaled_positions=crystal.frac_coords, cell=crystal.lattice, pbc=True)
+    return Atoms(
+        numbers=crystal.atomic_numbers, scaled_positions=crystal.frac_coords, cell=crystal.lattice, pbc=True
+    )
 
 
 def ase_to_crystal(atoms) -> Crystal:

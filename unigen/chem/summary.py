@@ -19,7 +19,7 @@ import hashlib
 
 import numpy as np
 
-from unigen.structures import Crystal, Graph, MolGraph, Molecule3D
+from unigen.structures import Crystal, Graph, Molecule3D, MolGraph
 
 
 def smiles_hash(smiles: str) -> int:
@@ -55,17 +55,26 @@ def summarise(records: list, train_hashes=None) -> tuple[list, dict]:
     if kind is MolGraph:
         return _molecules(records, train_hashes)
     if kind is Graph:
-        return records, {"generated": len(records), "mean_nodes": sum(g.num_nodes for g in records) / len(records)}
+        return records, {
+            "generated": len(records),
+            "mean_nodes": sum(g.num_nodes for g in records) / len(records),
+        }
     if kind is Molecule3D:
         from unigen.chem.metrics.molecules3d import score_molecules3d
 
         scores = score_molecules3d(records)
-        return records, {"generated": len(records), **{k: scores[k] for k in ("atom_stability", "mol_stability", "validity", "uniqueness")}}
+        return records, {
+            "generated": len(records),
+            **{k: scores[k] for k in ("atom_stability", "mol_stability", "validity", "uniqueness")},
+        }
     if kind is Crystal:
         from unigen.chem.metrics.crystals import evaluate_crystals, validity_summary
 
         scores = validity_summary(evaluate_crystals(records, fingerprints=False))
-        return records, {"generated": len(records), **{k: scores[k] for k in ("struct_validity", "comp_validity", "validity")}}
+        return records, {
+            "generated": len(records),
+            **{k: scores[k] for k in ("struct_validity", "comp_validity", "validity")},
+        }
     raise TypeError(f"no summary for {kind.__name__} records")
 
 

@@ -261,7 +261,11 @@ def stability_3d_batch(molecules, chunk_size: int = 2048, dtype=np.float64):
     Returns (molecule_stable (M,) bool, n_stable_atoms (M,) int, n_atoms (M,) int).
     """
     molecules = list(molecules)
-    out = [np.zeros(len(molecules), bool), np.zeros(len(molecules), np.int64), np.zeros(len(molecules), np.int64)]
+    out = [
+        np.zeros(len(molecules), bool),
+        np.zeros(len(molecules), np.int64),
+        np.zeros(len(molecules), np.int64),
+    ]
     for start in range(0, len(molecules), chunk_size):
         chunk = molecules[start : start + chunk_size]
         for array, values in zip(out, _stability_chunk(chunk, dtype)):
@@ -338,7 +342,9 @@ def _reduced_cell(crystal: Crystal) -> tuple[np.ndarray, np.ndarray]:
     return frac, lattice
 
 
-def _min_distance_within(frac: np.ndarray, lattice: np.ndarray, radius: float, include_self_images: bool) -> float:
+def _min_distance_within(
+    frac: np.ndarray, lattice: np.ndarray, radius: float, include_self_images: bool
+) -> float:
     """Exact minimum interatomic distance if it is below ``radius``; otherwise >= radius.
 
     frac: (N, 3) fractional coordinates in [0, 1); lattice: (3, 3) rows are vectors.
@@ -382,7 +388,9 @@ def structural_validity(
     included) and cell volume >= min_volume (Angstrom^3). Non-finite cells or coordinates,
     and crystals without atoms, are invalid.
     """
-    if crystal.num_atoms == 0 or not (np.isfinite(crystal.lattice).all() and np.isfinite(crystal.frac_coords).all()):
+    if crystal.num_atoms == 0 or not (
+        np.isfinite(crystal.lattice).all() and np.isfinite(crystal.frac_coords).all()
+    ):
         return False
     if crystal.volume < min_volume:
         return False
@@ -631,6 +639,8 @@ def _icl(adjacency: np.ndarray, labels: np.ndarray) -> float:
     _, sizes, edges, pairs = _block_stats(adjacency, labels)
     n, k = len(labels), len(sizes)
     p = np.clip(edges / np.maximum(pairs, 1), 1e-12, 1 - 1e-12)
-    log_lik = 0.5 * np.sum(edges * np.log(p) + (pairs - edges) * np.log1p(-p)) + np.sum(sizes * np.log(sizes / n))
+    log_lik = 0.5 * np.sum(edges * np.log(p) + (pairs - edges) * np.log1p(-p)) + np.sum(
+        sizes * np.log(sizes / n)
+    )
     penalty = k * (k + 1) / 4 * np.log(n * (n - 1) / 2) + (k - 1) / 2 * np.log(n)
     return float(log_lik - penalty)

@@ -33,7 +33,7 @@ def _row(info: dict) -> tuple[str, ...]:
 
 
 def _availability(missing: dict[str, list[str]]) -> str:
-    """"yes", or "no (missing X)", or "partial: a, b (missing X)" over the splits."""
+    """ "yes", or "no (missing X)", or "partial: a, b (missing X)" over the splits."""
     splits = [s for s in missing if s != "all"] or list(missing)
     have = [s for s in splits if not missing[s]]
     absent = sorted({path for s in splits for path in missing[s]})

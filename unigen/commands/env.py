@@ -10,9 +10,30 @@ import sys
 import click
 
 # distribution name -> shown label; versions come from package metadata (no heavy imports)
-LIBRARIES = ["torch", "torch-geometric", "rdkit", "pymatgen", "ase", "e3nn", "smact", "spglib",
-             "networkx", "numpy", "scipy", "safetensors", "fcd", "click", "pyyaml", "tqdm"]
-OPTIONAL = {"torch-scatter": "torch_scatter", "flash-attn": "flash_attn", "triton": "triton", "tensorboard": "tensorboard"}
+LIBRARIES = [
+    "torch",
+    "torch-geometric",
+    "rdkit",
+    "pymatgen",
+    "ase",
+    "e3nn",
+    "smact",
+    "spglib",
+    "networkx",
+    "numpy",
+    "scipy",
+    "safetensors",
+    "fcd",
+    "click",
+    "pyyaml",
+    "tqdm",
+]
+OPTIONAL = {
+    "torch-scatter": "torch_scatter",
+    "flash-attn": "flash_attn",
+    "triton": "triton",
+    "tensorboard": "tensorboard",
+}
 
 
 @click.command("env")
@@ -38,13 +59,19 @@ def collect() -> dict:
     from unigen.paths import cache_dir, data_dir
 
     return {
-        "unigen": {"version": __version__, "git_commit": git_commit(), "python": sys.version.split()[0],
-                   "platform": platform.platform()},
+        "unigen": {
+            "version": __version__,
+            "git_commit": git_commit(),
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+        },
         "libraries": {name: _version(name) for name in LIBRARIES},
         "devices": _devices(),
         "data": {"data_dir": _described(data_dir()), "cache_dir": _described(cache_dir())},
-        "optional accelerators": {name: _version(name) if importlib.util.find_spec(module) else "not installed"
-                                  for name, module in OPTIONAL.items()},
+        "optional accelerators": {
+            name: _version(name) if importlib.util.find_spec(module) else "not installed"
+            for name, module in OPTIONAL.items()
+        },
     }
 
 
@@ -58,7 +85,10 @@ def _version(distribution: str) -> str:
 def _devices() -> dict:
     import torch
 
-    out = {"cpu_threads": str(torch.get_num_threads()), "cuda": "available" if torch.cuda.is_available() else "not available"}
+    out = {
+        "cpu_threads": str(torch.get_num_threads()),
+        "cuda": "available" if torch.cuda.is_available() else "not available",
+    }
     if torch.cuda.is_available():
         out["cuda_version"] = str(torch.version.cuda)
         out["bf16"] = str(torch.cuda.is_bf16_supported())

@@ -10,9 +10,21 @@ import click
 @click.command("finetune")
 @click.argument("checkpoint", type=click.Path())
 @click.option("--data", required=True, help="Your SMILES / SDF / XYZ / CIF / graph file, or a dataset name.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a value of the checkpoint's recipe, e.g. --set train.steps=500.")
-@click.option("--extend-vocab", is_flag=True, help="Add atom types the model has never seen as new vocabulary rows (else they are refused).")
-@click.option("--resume", type=click.Path(), default=None, help="Continue an interrupted fine-tuning run (its out_dir).")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a value of the checkpoint's recipe, e.g. --set train.steps=500.",
+)
+@click.option(
+    "--extend-vocab",
+    is_flag=True,
+    help="Add atom types the model has never seen as new vocabulary rows (else they are refused).",
+)
+@click.option(
+    "--resume", type=click.Path(), default=None, help="Continue an interrupted fine-tuning run (its out_dir)."
+)
 def command(checkpoint, data, overrides, extend_vocab, resume):
     """Fine-tune the model at CHECKPOINT on your own data.
 

@@ -13,26 +13,62 @@ from unigen.pretrained import DEFAULT_MODEL
 
 
 @click.command(name="generate")
-@click.option("--model", "model_name", default=DEFAULT_MODEL, show_default=True, help="Shipped model name or checkpoint directory.")
-@click.option("-n", "--num-samples", type=click.IntRange(min=1, max=10**7), default=1000, show_default=True, help="Number of samples.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output file; the formats depend on the model's records (smi/sdf/csv for molecules, json/edgelist for graphs).")
+@click.option(
+    "--model",
+    "model_name",
+    default=DEFAULT_MODEL,
+    show_default=True,
+    help="Shipped model name or checkpoint directory.",
+)
+@click.option(
+    "-n",
+    "--num-samples",
+    type=click.IntRange(min=1, max=10**7),
+    default=1000,
+    show_default=True,
+    help="Number of samples.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="Output file; the formats depend on the model's records (smi/sdf/csv for molecules, json/edgelist for graphs).",
+)
 @click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=0, show_default=True)
-@click.option("--steps", type=click.IntRange(min=1), default=None, help="Sampling steps (default: the model's); same as --set sampling.steps=N.")
-@click.option("--set", "settings", multiple=True, metavar="sampling.KEY=VALUE", help="A sampling option of the model's family, e.g. --set sampling.snr=0.1 (repeatable).")
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Sampling steps (default: the model's); same as --set sampling.steps=N.",
+)
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="sampling.KEY=VALUE",
+    help="A sampling option of the model's family, e.g. --set sampling.snr=0.1 (repeatable).",
+)
 @click.option("--batch-size", type=click.IntRange(min=1, max=10**6), default=1000, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Also write the summary as JSON.")
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the summary as JSON.",
+)
 def command(model_name, num_samples, output, seed, steps, settings, batch_size, device, json_out):
     """Generate structures and print a summary (for molecules: validity, uniqueness, novelty)."""
     import json
 
     import torch
 
+    from unigen.atomic import atomic_write
     from unigen.checkpoint import load
+    from unigen.distributed import init_world
     from unigen.generation import generate
     from unigen.io import format_from_path, write
-    from unigen.atomic import atomic_write
-    from unigen.distributed import init_world
     from unigen.training.engine import pick_device
 
     fmt = format_from_path(output).name
@@ -78,11 +114,21 @@ def check_output_format(model, fmt: str, output: str) -> None:
     wanted = writable_formats(model.record_type)
     if fmt not in wanted:
         kind = model.record_type.__name__
-        raise UsageError(f"this model generates {kind} records: write them as {', '.join(wanted)}, not '{fmt}' ({output})")
+        raise UsageError(
+            f"this model generates {kind} records: write them as {', '.join(wanted)}, not '{fmt}' ({output})"
+        )
 
 
-RATES = ("validity_wo_correction", "validity", "uniqueness", "novelty", "atom_stability", "mol_stability",
-         "struct_validity", "comp_validity")
+RATES = (
+    "validity_wo_correction",
+    "validity",
+    "uniqueness",
+    "novelty",
+    "atom_stability",
+    "mol_stability",
+    "struct_validity",
+    "comp_validity",
+)
 
 
 def _print_summary(summary: dict, output: str, written: int) -> None:

@@ -33,16 +33,30 @@ ALL_PROTOCOLS = sorted({p for protocols in PROTOCOLS.values() for p in protocols
 @click.option("--kind", type=click.Choice(list(PROTOCOLS)), help="What FILE holds.")
 @click.option("--protocol", type=click.Choice(ALL_PROTOCOLS),
               help="Metric protocol; default gdss (molecules, graphs), edm (molecules3d), cdvae (crystals).")  # fmt: skip
-@click.option("--train", "train_spec", metavar="FILE_OR_DATASET", help="Training set (novelty, MOSES, graph train MMD).")
-@click.option("--test", "test_spec", metavar="FILE_OR_DATASET", help="Reference set (FCD, MMDs, COV, Wasserstein).")
+@click.option(
+    "--train", "train_spec", metavar="FILE_OR_DATASET", help="Training set (novelty, MOSES, graph train MMD)."
+)
+@click.option(
+    "--test", "test_spec", metavar="FILE_OR_DATASET", help="Reference set (FCD, MMDs, COV, Wasserstein)."
+)
 @click.option("--dataset", help="Crystals: dataset whose COV cut-offs apply (default: the --test dataset).")
 @click.option("--csp", "csp_files", multiple=True, type=click.Path(dir_okay=False), metavar="PRED",
               help="CSP predictions, one per true structure, in order; repeat for k candidates.")  # fmt: skip
 @click.option("--truth", "truth_spec", metavar="FILE_OR_DATASET", help="CSP: the true structures.")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False), metavar="OUT", help="Also write all results as JSON.")
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False),
+    metavar="OUT",
+    help="Also write all results as JSON.",
+)
 @click.option("--jobs", "-j", "n_jobs", type=int, default=None, help="Worker processes (default: all cores).")
-@click.option("--progress/--no-progress", default=None, help="Progress bars (default: when stderr is a terminal).")
-def command(file, kind, protocol, train_spec, test_spec, dataset, csp_files, truth_spec, json_out, n_jobs, progress):
+@click.option(
+    "--progress/--no-progress", default=None, help="Progress bars (default: when stderr is a terminal)."
+)
+def command(
+    file, kind, protocol, train_spec, test_spec, dataset, csp_files, truth_spec, json_out, n_jobs, progress
+):
     """Score FILE (or CSP predictions), print a table of metrics, optionally write JSON.
 
     \b
@@ -76,7 +90,9 @@ def _score_file(file, kind, protocol, train_spec, test_spec, dataset, n_jobs, pr
         raise UsageError(f"--kind is required: one of {', '.join(PROTOCOLS)}")
     protocol = protocol or PROTOCOLS[kind][0]
     if protocol not in PROTOCOLS[kind]:
-        raise UsageError(f"protocol {protocol!r} does not apply to {kind}; choose from {', '.join(PROTOCOLS[kind])}")
+        raise UsageError(
+            f"protocol {protocol!r} does not apply to {kind}; choose from {', '.join(PROTOCOLS[kind])}"
+        )
     items, record_ids, malformed = _read_input(file, kind)
     options = dict(n_jobs=n_jobs, progress=progress)
     try:
@@ -100,7 +116,9 @@ def _score_molecules3d(items, protocol, train_spec, test_spec, dataset, options)
     from unigen.chem.metrics.molecules3d import score_molecules3d
 
     train = _reference_smiles(train_spec, "train")
-    return score_molecules3d(_only(items, "Molecule3D", "3D molecules"), protocol, train_smiles=train, **options)
+    return score_molecules3d(
+        _only(items, "Molecule3D", "3D molecules"), protocol, train_smiles=train, **options
+    )
 
 
 def _score_crystals(items, protocol, train_spec, test_spec, dataset, options) -> dict:
@@ -109,7 +127,9 @@ def _score_crystals(items, protocol, train_spec, test_spec, dataset, options) ->
     if dataset is not None and dataset not in COV_CUTOFFS:
         raise UsageError(f"no COV cut-offs for dataset {dataset!r}; choose from {', '.join(COV_CUTOFFS)}")
     test = None if test_spec is None else _reference_structures(test_spec, "test", "Crystal")
-    dataset = dataset or (None if test_spec is None or Path(test_spec).exists() else test_spec.partition(":")[0])
+    dataset = dataset or (
+        None if test_spec is None or Path(test_spec).exists() else test_spec.partition(":")[0]
+    )
     return score_crystals(_only(items, "Crystal", "crystals"), test=test, dataset=dataset, **options)
 
 
@@ -122,7 +142,9 @@ def _score_graphs(items, protocol, train_spec, test_spec, dataset, options) -> d
     train = None if train_spec is None else _reference_structures(train_spec, "train", "Graph")
     generated = _only(items, "Graph", "graphs")
     malformed = sum(g is None for g in generated)
-    metrics = score_graphs([g for g in generated if g is not None], reference, protocol=protocol, train=train, **options)
+    metrics = score_graphs(
+        [g for g in generated if g is not None], reference, protocol=protocol, train=train, **options
+    )
     metrics.setdefault("n_malformed", malformed)
     return metrics
 
@@ -272,7 +294,9 @@ def _table(payload: dict) -> str:
     title = f"{payload['kind']} ({payload['protocol']}): {payload['n_records']} records"
     notes = []
     if payload["malformed"]:
-        notes.append(f"{len(payload['malformed'])} malformed records counted invalid (listed in --json output)")
+        notes.append(
+            f"{len(payload['malformed'])} malformed records counted invalid (listed in --json output)"
+        )
     invalid = metrics.get("invalid_indices")
     if invalid:
         notes.append(f"{len(invalid)} invalid records in total")

@@ -9,8 +9,19 @@ import click
 
 @click.command("train")
 @click.argument("recipe", type=click.Path(dir_okay=False))
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a recipe value, e.g. --set train.lr=3e-4 (repeatable).")
-@click.option("--resume", type=click.Path(), default=None, help="Continue a run (its out_dir) or a checkpoint from where it stopped.")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a recipe value, e.g. --set train.lr=3e-4 (repeatable).",
+)
+@click.option(
+    "--resume",
+    type=click.Path(),
+    default=None,
+    help="Continue a run (its out_dir) or a checkpoint from where it stopped.",
+)
 def command(recipe, overrides, resume):
     """Train a model from a RECIPE YAML file (see recipes/ and docs/training.md).
 

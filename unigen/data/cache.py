@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from unigen.paths import cache_dir
-from unigen.errors import UnigenError
 from unigen.atomic import atomic_write
+from unigen.errors import UnigenError
+from unigen.paths import cache_dir
 
 _SHA_MEMO: dict[tuple, str] = {}
 

@@ -18,9 +18,9 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+from unigen.atomic import atomic_write
 from unigen.data.registry import RawFile, get_dataset
 from unigen.errors import UnigenError
-from unigen.atomic import atomic_write
 
 TIMEOUT_S = 60
 
@@ -34,9 +34,13 @@ def fetch(name: str, force: bool = False, allow_unverified: bool = False, log=pr
             log(f"present  {raw.local}")
             continue
         if raw.url is None:
-            raise UnigenError(f"{name}: no download address for {raw.path} ({raw.note or 'see data/README.md'})")
+            raise UnigenError(
+                f"{name}: no download address for {raw.path} ({raw.note or 'see data/README.md'})"
+            )
         if raw.sha256 is None and not allow_unverified:
-            raise UnigenError(f"{name}: no checksum is recorded for {raw.url}; rerun with --allow-unverified to download it anyway")
+            raise UnigenError(
+                f"{name}: no checksum is recorded for {raw.url}; rerun with --allow-unverified to download it anyway"
+            )
         download(raw)
         log(f"fetched  {raw.local}")
         written.append(raw.local)
@@ -64,7 +68,9 @@ def download(raw: RawFile) -> None:
                     out.write(chunk)
                 _verify(raw, digest.hexdigest())
         except PermissionError:
-            raise UnigenError(f"cannot write {raw.local}: permission denied (set UNIGEN_DATA_DIR to a writable folder)") from None
+            raise UnigenError(
+                f"cannot write {raw.local}: permission denied (set UNIGEN_DATA_DIR to a writable folder)"
+            ) from None
 
 
 def _get(url: str, spool, dest: Path) -> None:
@@ -75,7 +81,9 @@ def _get(url: str, spool, dest: Path) -> None:
         raise UnigenError(f"cannot download {url}: HTTP {err.code} {err.reason}") from None
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", None) or err
-        raise UnigenError(f"cannot download {url} ({reason}); offline? put the file at {dest} by hand") from None
+        raise UnigenError(
+            f"cannot download {url} ({reason}); offline? put the file at {dest} by hand"
+        ) from None
 
 
 def _member(spool, raw: RawFile):
@@ -88,4 +96,6 @@ def _member(spool, raw: RawFile):
 
 def _verify(raw: RawFile, hexdigest: str) -> None:
     if raw.sha256 is not None and not hexdigest.startswith(raw.sha256):
-        raise UnigenError(f"checksum mismatch for {raw.path} from {raw.url}: expected sha256 {raw.sha256}..., got {hexdigest[:16]}...")
+        raise UnigenError(
+            f"checksum mismatch for {raw.path} from {raw.url}: expected sha256 {raw.sha256}..., got {hexdigest[:16]}..."
+        )

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 from typing import Final
 
+# one field per line: the formatter must not move a shape comment away from its name
+# fmt: off
+
 # -- nodes and padding ------------------------------------------------------------------
 NODE_MASK: Final[str] = "node_mask"  # (B, N) bool  True = real node / token, False = padding
 X: Final[str] = "x"  # (B, N, F) float  node features (GDSS: one-hot atom type or degree)
@@ -54,3 +57,4 @@ ALL: Final[tuple[str, ...]] = (
     NODE_MASK, X, ATOMIC_NUMBERS, ATOM_TYPES, VALENCE, ADJ, BONDS, PAIR_MASK, EDGE_INDEX, EDGE_ATTR, BATCH,
     POS, FRAC_COORDS, LATTICE, TOKENS, POSITIONS, BLOCK_ID, IS_TARGET, TIME, COND,
 )  # every field above, in declaration order
+# fmt: on

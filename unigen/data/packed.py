@@ -29,8 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from unigen.structures import Crystal, Graph, MolGraph, Molecule3D
-
+from unigen.structures import Crystal, Graph, Molecule3D, MolGraph
 
 # ---------------------------------------------------------------------------------------
 # strings and metadata columns
@@ -57,7 +56,9 @@ def pack_meta(columns: dict[str, list]) -> dict[str, np.ndarray]:
         elif all(v is None or isinstance(v, (int, float, np.integer, np.floating)) for v in values):
             out[f"meta.num.{name}"] = np.array([np.nan if v is None else v for v in values], np.float64)
         else:
-            out[f"meta.str.{name}"], out[f"meta.ptr.{name}"] = pack_strings(["" if v is None else str(v) for v in values])
+            out[f"meta.str.{name}"], out[f"meta.ptr.{name}"] = pack_strings(
+                ["" if v is None else str(v) for v in values]
+            )
     return out
 
 
@@ -87,7 +88,12 @@ def pack(structures: list, meta: dict[str, list] | None = None) -> dict[str, np.
     """A list of one kind of structure (+ metadata columns, one value per structure) -> arrays."""
     if not structures:
         raise ValueError("nothing to pack")
-    packer = {MolGraph: _pack_molgraphs, Molecule3D: _pack_mol3d, Crystal: _pack_crystals, Graph: _pack_graphs}
+    packer = {
+        MolGraph: _pack_molgraphs,
+        Molecule3D: _pack_mol3d,
+        Crystal: _pack_crystals,
+        Graph: _pack_graphs,
+    }
     arrays = packer[type(structures[0])](structures)
     arrays.update(pack_meta(meta or {}))
     return arrays

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from unigen.paths import data_dir
 from unigen.errors import UnigenError, UsageError
+from unigen.paths import data_dir
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,9 @@ class Dataset:
         valid = {"limit": None} | dict(self.defaults)
         unknown = sorted(set(options) - set(valid))
         if unknown:
-            raise UsageError(f"unknown option {unknown[0]!r} for dataset {self.name}; valid: {', '.join(sorted(valid))}")
+            raise UsageError(
+                f"unknown option {unknown[0]!r} for dataset {self.name}; valid: {', '.join(sorted(valid))}"
+            )
         resolved = valid | options
         for key, allowed in self.choices.items():
             if resolved[key] not in allowed:
@@ -131,7 +133,11 @@ _STATS_ROW = re.compile(r"^\|\s*([\w-]+)\s*\|\s*([\d,]+)\s*\|")
 def parse_stats(doc: str) -> dict[str, int]:
     """The ``split -> structure count`` rows of a docstring's STATS table."""
     _, _, table = doc.partition("STATS")
-    return {m[1]: int(m[2].replace(",", "")) for line in table.splitlines() if (m := _STATS_ROW.match(line.strip()))}
+    return {
+        m[1]: int(m[2].replace(",", ""))
+        for line in table.splitlines()
+        if (m := _STATS_ROW.match(line.strip()))
+    }
 
 
 # ---------------------------------------------------------------------------------------
@@ -197,7 +203,10 @@ def dataset_info(name: str) -> dict:
         "kind": dataset.kind,
         "splits": list(dataset.splits),
         "options": {"limit": None} | dict(dataset.defaults),
-        "files": [raw.__dict__ | {"local": str(raw.local), "present": raw.local.exists()} for raw in dataset.known_files()],
+        "files": [
+            raw.__dict__ | {"local": str(raw.local), "present": raw.local.exists()}
+            for raw in dataset.known_files()
+        ],
         "missing": dataset.availability(),
         "stats": dataset.stats(),
         "doc": dataset.__doc__ or "",

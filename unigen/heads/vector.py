@@ -36,7 +36,9 @@ class VectorHead(nn.Module):
         """Equivariant vectors ``(B, N, 3)`` (dense) or ``(N, 3)`` (sparse) from a backbone output."""
         ctx = out.context
         if ctx is None or ctx.rbf is None:
-            raise ValueError("the vector head needs a backbone output with geometry (pos given, geometry != 'none')")
+            raise ValueError(
+                "the vector head needs a backbone output with geometry (pos given, geometry != 'none')"
+            )
         if ctx.edge_index is None:
             return self.dense(out.h, out.pair, ctx.rbf, ctx.direction, ctx.visible)
         pair = None if out.pair is None else out.pair.index_select(0, ctx.attend)
@@ -54,7 +56,9 @@ class VectorHead(nn.Module):
         w = self.weights(x.unsqueeze(2), x.unsqueeze(1), rbf, e) * visible.to(x.dtype)
         return (w.unsqueeze(-1) * direction).sum(2)
 
-    def sparse(self, x: Tensor, e: Tensor | None, rbf: Tensor, direction: Tensor, edge_index: Tensor) -> Tensor:
+    def sparse(
+        self, x: Tensor, e: Tensor | None, rbf: Tensor, direction: Tensor, edge_index: Tensor
+    ) -> Tensor:
         """Edge-list version: ``x (N, d)``, ``e (E, p)``, ``rbf (E, R)``, ``direction (E, 3)`` -> ``(N, 3)``."""
         src, dst = edge_index
         w = self.weights(x.index_select(0, dst), x.index_select(0, src), rbf, e)

@@ -32,7 +32,16 @@ from pathlib import Path
 from unigen.errors import UsageError
 from unigen.io.result import ReadResult
 
-__all__ = ["FORMATS", "Format", "ReadResult", "format_from_path", "read", "read_smiles", "writable_formats", "write"]
+__all__ = [
+    "FORMATS",
+    "Format",
+    "ReadResult",
+    "format_from_path",
+    "read",
+    "read_smiles",
+    "writable_formats",
+    "write",
+]
 
 
 @dataclass(frozen=True)
@@ -54,18 +63,42 @@ class Format:
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in [
-        Format("smi", (".smi", ".smiles"), "smiles:read_molgraphs", "smiles:write_smiles", ("str", "MolGraph"), {"format": "smi"}),
-        Format("csv", (".csv",), "smiles:read_molgraphs", "smiles:write_smiles", ("str", "MolGraph"), {"format": "csv"}),
+        Format(
+            "smi",
+            (".smi", ".smiles"),
+            "smiles:read_molgraphs",
+            "smiles:write_smiles",
+            ("str", "MolGraph"),
+            {"format": "smi"},
+        ),
+        Format(
+            "csv",
+            (".csv",),
+            "smiles:read_molgraphs",
+            "smiles:write_smiles",
+            ("str", "MolGraph"),
+            {"format": "csv"},
+        ),
         Format("sdf", (".sdf", ".sd", ".mol"), "sdf:read_sdf", "sdf:write_sdf", ("MolGraph", "Molecule3D")),
         Format("xyz", (".xyz",), "xyz:read_xyz", "xyz:write_xyz", ("Molecule3D", "Crystal")),
         Format("extxyz", (".extxyz",), "xyz:read_xyz", "xyz:write_extxyz", ("Molecule3D", "Crystal")),
         Format("cif", (".cif",), "cif:read_cif", "cif:write_cif", ("Crystal",)),
         Format("poscar", (".vasp", ".poscar"), "poscar:read_poscar", "poscar:write_poscar", ("Crystal",)),
-        Format("edgelist", (".edgelist", ".edges"), "graphs:read_edgelist", "graphs:write_edgelist", ("Graph",)),
+        Format(
+            "edgelist", (".edgelist", ".edges"), "graphs:read_edgelist", "graphs:write_edgelist", ("Graph",)
+        ),
         Format("json", (".json",), "graphs:read_graph_json", "graphs:write_graph_json", ("Graph",)),
     ]
 }
-_ALIASES = {"smiles": "smi", "sd": "sdf", "mol": "sdf", "vasp": "poscar", "contcar": "poscar", "graph-json": "json", "edges": "edgelist"}
+_ALIASES = {
+    "smiles": "smi",
+    "sd": "sdf",
+    "mol": "sdf",
+    "vasp": "poscar",
+    "contcar": "poscar",
+    "graph-json": "json",
+    "edges": "edgelist",
+}
 _POSCAR_NAMES = ("poscar", "contcar")
 
 
@@ -89,7 +122,9 @@ def format_from_path(path, override: str | None = None) -> Format:
             return fmt
     if name.lower().startswith(_POSCAR_NAMES):  # POSCAR, CONTCAR_relaxed, POSCAR.1
         return FORMATS["poscar"]
-    raise UsageError(f"{path}: cannot tell the file format from {suffix or 'a name without extension'!r}; pass format= one of {', '.join(FORMATS)}")
+    raise UsageError(
+        f"{path}: cannot tell the file format from {suffix or 'a name without extension'!r}; pass format= one of {', '.join(FORMATS)}"
+    )
 
 
 def writable_formats(record_type: type) -> list[str]:
@@ -118,7 +153,9 @@ def write(path, records, format: str | None = None, **options) -> None:
     records = list(records)
     for index, record in enumerate(records, start=1):
         if type(record).__name__ not in fmt.writes:
-            raise UsageError(f"{path}: format {fmt.name} writes {' or '.join(fmt.writes)}; record {index} is a {type(record).__name__}")
+            raise UsageError(
+                f"{path}: format {fmt.name} writes {' or '.join(fmt.writes)}; record {index} is a {type(record).__name__}"
+            )
     writer = fmt.function("writer")
     _check_options(fmt, writer, options)
     writer(path, records, **fmt.fixed, **options)

@@ -14,8 +14,8 @@ import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
-from unigen.errors import UnigenError
 from unigen.atomic import atomic_write
+from unigen.errors import UnigenError
 
 # control bytes that never occur in text files (tab, newlines, form feed, ESC are allowed)
 _BINARY_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
@@ -90,7 +90,6 @@ def first_line(message: object, limit: int = 200) -> str:
     lines = [line.strip() for line in str(message).splitlines() if line.strip()]
     text = "; ".join(lines) if lines else type(message).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
 
 
 def is_digits(token: str) -> bool:

@@ -34,7 +34,9 @@ from unigen.io.result import ReadResult
 from unigen.structures import Crystal
 
 OCCUPANCY_POLICIES = ("error", "majority")
-_REQUIRED_ITEMS = tuple(f"_cell_length_{x}" for x in "abc") + tuple(f"_cell_angle_{x}" for x in ("alpha", "beta", "gamma"))
+_REQUIRED_ITEMS = tuple(f"_cell_length_{x}" for x in "abc") + tuple(
+    f"_cell_angle_{x}" for x in ("alpha", "beta", "gamma")
+)
 _POSITION_ITEMS = re.compile(r"^\s*_atom_site_(fract|cartn)_x\b", re.M | re.I)
 
 
@@ -49,7 +51,9 @@ class _BlockError(Exception):
     pass
 
 
-def read_cif(path, *, occupancy: str = "error", occupancy_tolerance: float = 1.0, primitive: bool = False) -> ReadResult:
+def read_cif(
+    path, *, occupancy: str = "error", occupancy_tolerance: float = 1.0, primitive: bool = False
+) -> ReadResult:
     """Crystals of every data block; each unreadable or disordered block is a RecordError.
 
     occupancy_tolerance: a site whose occupancies sum to more than 1 but at most this value
@@ -154,7 +158,9 @@ def _apply_occupancy_policy(structure, occupancy: str) -> int:
             continue
         description = _describe_site(index, site)
         if occupancy == "error":
-            raise _BlockError(f"{description} is partially occupied; pass occupancy='majority' to keep the majority species")
+            raise _BlockError(
+                f"{description} is partially occupied; pass occupancy='majority' to keep the majority species"
+            )
         structure.replace(index, _majority_species(site, description), coords=site.frac_coords)
         changed += 1
     return changed
@@ -179,7 +185,9 @@ def _describe_site(index: int, site) -> str:
 def write_cif(path, records, *, symprec: float | None = None) -> None:
     """Write crystals as one data block each (names from ``meta["name"]``, made unique)."""
     used: set[str] = set()
-    write_text(path, (_block_text(path, k, crystal, used, symprec) for k, crystal in enumerate(records, start=1)))
+    write_text(
+        path, (_block_text(path, k, crystal, used, symprec) for k, crystal in enumerate(records, start=1))
+    )
 
 
 def _block_text(path, index: int, crystal, used: set, symprec) -> str:

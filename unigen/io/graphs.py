@@ -44,7 +44,9 @@ def read_graph_json(path) -> ReadResult:
     try:
         document = json.loads(read_text(path))
     except json.JSONDecodeError as err:
-        raise UnigenError(f"{path}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})") from None
+        raise UnigenError(
+            f"{path}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})"
+        ) from None
     if not isinstance(document, dict) or not isinstance(document.get("graphs"), list):
         raise UnigenError(f'{path}: expected a JSON object {{"graphs": [...]}}')
     records, errors = [], []
@@ -77,7 +79,10 @@ def _json_edges(edges) -> np.ndarray:
         array = np.asarray(edges)
     except ValueError:  # ragged nesting
         array = None
-    if array is None or not (array.size == 0 or (array.ndim == 2 and array.shape[1] == 2 and array.dtype.kind == "i" and array.min() >= 0)):
+    if array is None or not (
+        array.size == 0
+        or (array.ndim == 2 and array.shape[1] == 2 and array.dtype.kind == "i" and array.min() >= 0)
+    ):
         raise _GraphError("edges must be a list of [i, j] pairs of non-negative integers")
     return array.astype(np.int64).reshape(-1, 2)
 

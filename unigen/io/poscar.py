@@ -38,7 +38,9 @@ def _parse(text: str) -> Crystal:
         try:
             structure = Poscar.from_str(text, read_velocities=False).structure
         except Exception as err:  # pymatgen raises many types on malformed POSCAR text
-            raise ValueError(f"not a readable POSCAR (VASP 5 format with a species line): {first_line(err)}") from None
+            raise ValueError(
+                f"not a readable POSCAR (VASP 5 format with a species line): {first_line(err)}"
+            ) from None
     if len(structure) == 0:
         raise ValueError("no atoms")
     return pymatgen_to_crystal(structure)
@@ -48,7 +50,9 @@ def write_poscar(path, records) -> None:
     """Write exactly one Crystal as a POSCAR file (atomic write)."""
     records = list(records)
     if len(records) != 1:
-        raise UsageError(f"{path}: POSCAR holds one structure, got {len(records)}; write CIF or extxyz for several")
+        raise UsageError(
+            f"{path}: POSCAR holds one structure, got {len(records)}; write CIF or extxyz for several"
+        )
     crystal = records[0]
     if not isinstance(crystal, Crystal):
         raise RecordError(path, 1, f"POSCAR holds Crystal, got {type(crystal).__name__}")
@@ -62,4 +66,6 @@ def _poscar_text(crystal: Crystal) -> str:
 
     structure = crystal_to_pymatgen(crystal)
     comment = " ".join(str(crystal.meta.get("name") or structure.composition.formula).split())
-    return Poscar(structure, comment=comment, sort_structure=False).get_str(direct=True, significant_figures=16)
+    return Poscar(structure, comment=comment, sort_structure=False).get_str(
+        direct=True, significant_figures=16
+    )

@@ -54,7 +54,11 @@ def read_sdf(path, *, kind: str = "molgraph", sanitize: bool = True) -> ReadResu
             errors.append(RecordError(path, number, f"line {record.line}: {err}"))
             continue
         title = record.molblock.split("\n", 1)[0].strip()
-        structure.meta.update(record=number, **({"name": title} if title else {}), **({"props": record.props} if record.props else {}))
+        structure.meta.update(
+            record=number,
+            **({"name": title} if title else {}),
+            **({"props": record.props} if record.props else {}),
+        )
         records.append(structure)
     return ReadResult(records, errors, str(path))
 

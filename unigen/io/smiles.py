@@ -39,7 +39,14 @@ def read_smiles(path, column: str | None = None, format: str | None = None) -> R
     return ReadResult([entry.smiles for entry in entries], errors, str(path))
 
 
-def read_molgraphs(path, *, column: str | None = None, kekulize: bool = True, explicit_hs: bool = False, format: str | None = None) -> ReadResult:
+def read_molgraphs(
+    path,
+    *,
+    column: str | None = None,
+    kekulize: bool = True,
+    explicit_hs: bool = False,
+    format: str | None = None,
+) -> ReadResult:
     """MolGraphs parsed from a .smi or .csv file; each unparsable SMILES becomes a RecordError."""
     from unigen.chem.convert import smiles_to_graph
 
@@ -54,7 +61,9 @@ def read_molgraphs(path, *, column: str | None = None, kekulize: bool = True, ex
         except ValueError as err:
             errors.append(RecordError(path, entry.record, f"line {entry.line}: {err}"))
             continue
-        graph.meta.update(record=entry.record, line=entry.line, **({"name": entry.name} if entry.name else {}))
+        graph.meta.update(
+            record=entry.record, line=entry.line, **({"name": entry.name} if entry.name else {})
+        )
         records.append(graph)
     errors.sort(key=lambda error: error.record)
     return ReadResult(records, errors, str(path))
@@ -102,7 +111,11 @@ def _add_csv_row(row, line, header, smiles_at, name_at, path, entries, errors) -
         return
     record = len(entries) + len(errors) + 1
     if len(row) <= smiles_at:
-        errors.append(RecordError(path, record, f"line {line}: row has {len(row)} columns, no {header[smiles_at]!r} value"))
+        errors.append(
+            RecordError(
+                path, record, f"line {line}: row has {len(row)} columns, no {header[smiles_at]!r} value"
+            )
+        )
         return
     name = row[name_at].strip() if name_at is not None and name_at < len(row) else None
     entries.append(_Entry(record, line, row[smiles_at].strip(), name or None))
@@ -117,7 +130,9 @@ def _column_index(header: list[str], column, path, candidates=("smiles",), requi
     if not required:
         return None
     what = f"column {column!r}" if column else "column named 'smiles'"
-    raise UsageError(f"{path}: no {what}; columns are {', '.join(repr(c) for c in header)} (choose one with column=...)")
+    raise UsageError(
+        f"{path}: no {what}; columns are {', '.join(repr(c) for c in header)} (choose one with column=...)"
+    )
 
 
 def write_smiles(path, records, *, format: str | None = None) -> None:

@@ -87,7 +87,9 @@ def _parse_frame(lines: list[str], start: int):
     columns, info = _comment_fields(lines[start + 1], start + 2)
     body = lines[start + 2 : start + 2 + count]
     if len(body) < count:
-        raise _FrameError(start + 2 + len(body), f"file ends after {len(body)} of {count} atom lines (truncated frame)")
+        raise _FrameError(
+            start + 2 + len(body), f"file ends after {len(body)} of {count} atom lines (truncated frame)"
+        )
     numbers, positions = _parse_atoms(body, start + 3, columns, count)
     end = start + 2 + count
     following = _skip_blank(lines, end)
@@ -130,7 +132,10 @@ def _parse_atoms(body: list[str], first_line_no: int, columns: tuple[int, int], 
     for k, line in enumerate(body):
         tokens = line.split()
         if len(tokens) < max(species_at + 1, pos_at + 3):
-            raise _FrameError(first_line_no + k, f"frame declares {count} atoms but this line is not an atom line: {line.strip()[:60]!r}")
+            raise _FrameError(
+                first_line_no + k,
+                f"frame declares {count} atoms but this line is not an atom line: {line.strip()[:60]!r}",
+            )
         numbers.append(_atomic_number(tokens[species_at], first_line_no + k))
         positions.append(_coordinates(tokens[pos_at : pos_at + 3], first_line_no + k))
     return np.array(numbers, np.int64), np.array(positions, np.float64).reshape(count, 3)
@@ -207,7 +212,8 @@ def _frame_text(path, index: int, record, extended: bool) -> str:
         raise RecordError(path, index, f"XYZ holds Molecule3D or Crystal, got {type(record).__name__}")
     positions = record.cart_coords if isinstance(record, Crystal) else record.positions
     atoms = "".join(
-        f"{chemical_symbols[z]:<2s} {x:16.10f} {y:16.10f} {w:16.10f}\n" for z, (x, y, w) in zip(record.atomic_numbers.tolist(), positions.tolist())
+        f"{chemical_symbols[z]:<2s} {x:16.10f} {y:16.10f} {w:16.10f}\n"
+        for z, (x, y, w) in zip(record.atomic_numbers.tolist(), positions.tolist())
     )
     return f"{record.num_atoms}\n{_comment(record, extended)}\n{atoms}"
 

@@ -36,16 +36,19 @@ import torch
 from torch import nn
 
 from unigen.backbone import Backbone, BackboneConfig
+from unigen.data.keys import ADJ, NODE_MASK, X
 from unigen.heads import NodeScoreHead, PairScoreHead
 from unigen.models.registry import FamilyModel, register_family
 from unigen.processes.sde import SDE, _expand, build_sde
 from unigen.samplers import get_sampler, sampler_names
 from unigen.samplers.pc import SDESampling, Variable, num_steps
-from unigen.data.keys import ADJ, NODE_MASK, X
 from unigen.structures import BOND_AROMATIC, Graph, MolGraph
 
-
-_SCHEDULE_KEYS = {"VE": ("sigma_min", "sigma_max"), "VP": ("beta_min", "beta_max"), "subVP": ("beta_min", "beta_max")}
+_SCHEDULE_KEYS = {
+    "VE": ("sigma_min", "sigma_max"),
+    "VP": ("beta_min", "beta_max"),
+    "subVP": ("beta_min", "beta_max"),
+}
 
 
 @dataclass
@@ -62,10 +65,19 @@ class SDEConfig:
 
     def __post_init__(self):
         used = _SCHEDULE_KEYS[self.kind]
-        stray = [k for keys in _SCHEDULE_KEYS.values() for k in keys if k not in used and getattr(self, k) is not None]
+        stray = [
+            k
+            for keys in _SCHEDULE_KEYS.values()
+            for k in keys
+            if k not in used and getattr(self, k) is not None
+        ]
         if stray:
-            raise ValueError(f"{', '.join(sorted(set(stray)))} do not apply to a {self.kind} SDE; it takes {' and '.join(used)}")
-        low, high = (getattr(self, k) if getattr(self, k) is not None else d for k, d in zip(used, (0.1, 1.0)))
+            raise ValueError(
+                f"{', '.join(sorted(set(stray)))} do not apply to a {self.kind} SDE; it takes {' and '.join(used)}"
+            )
+        low, high = (
+            getattr(self, k) if getattr(self, k) is not None else d for k, d in zip(used, (0.1, 1.0))
+        )
         setattr(self, used[0], float(low))
         setattr(self, used[1], float(high))
         if not 0 < low < high:
@@ -75,7 +87,9 @@ class SDEConfig:
 
     def build(self) -> SDE:
         low, high = _SCHEDULE_KEYS[self.kind]
-        return build_sde(self.kind, **{low: getattr(self, low), high: getattr(self, high)}, num_scales=self.num_scales)
+        return build_sde(
+            self.kind, **{low: getattr(self, low), high: getattr(self, high)}, num_scales=self.num_scales
+        )
 
 
 def upgrade_sde_args(args: dict) -> dict:
@@ -147,13 +161,23 @@ class GDSSConfig:
 class ScoreNetwork(nn.Module):
     """One GDSS score network: the shared backbone plus a node (X) or pair (A) score head."""
 
-    def __init__(self, cfg: ScoreNetConfig, node_in: int, readout: Literal["node", "pair"], time_conditioning: bool):
+    def __init__(
+        self, cfg: ScoreNetConfig, node_in: int, readout: Literal["node", "pair"], time_conditioning: bool
+    ):
         super().__init__()
         self.powers, self.time_conditioning = cfg.adj_powers, time_conditioning
         self.backbone = Backbone(
             BackboneConfig(
-                node_in=node_in, pair_in=cfg.adj_powers, cond_dim=int(time_conditioning), pair_dim=cfg.pair_dim,
-                dim=cfg.dim, depth=cfg.depth, heads=cfg.heads, ffn="mlp", norm="layernorm", mask_mode="full",
+                node_in=node_in,
+                pair_in=cfg.adj_powers,
+                cond_dim=int(time_conditioning),
+                pair_dim=cfg.pair_dim,
+                dim=cfg.dim,
+                depth=cfg.depth,
+                heads=cfg.heads,
+                ffn="mlp",
+                norm="layernorm",
+                mask_mode="full",
             )
         )
         self.head = NodeScoreHead(cfg.dim, node_in) if readout == "node" else PairScoreHead(cfg.pair_dim)
@@ -162,7 +186,9 @@ class ScoreNetwork(nn.Module):
     def forward(self, x, adj, node_mask, t):
         """x (B,N,F), adj (B,N,N), node_mask (B,N), t (B,) -> (B,N,F) or (B,N,N), zero on padding."""
         cond = t.to(x.dtype).unsqueeze(-1) if self.time_conditioning else None
-        out = self.backbone(h=x, node_mask=node_mask.bool(), pair=adjacency_powers(adj, self.powers), cond=cond)
+        out = self.backbone(
+            h=x, node_mask=node_mask.bool(), pair=adjacency_powers(adj, self.powers), cond=cond
+        )
         return self.head(out.h if self.readout == "node" else out.pair, node_mask)
 
 
@@ -182,16 +208,22 @@ class GDSS(FamilyModel):
     Config = GDSSConfig
     Sampling = GDSSSampling
     record_types = (MolGraph, Graph)
-    has_unused_parameters = True  # the X network reads node states only: its last pair update gets no gradient
+    has_unused_parameters = (
+        True  # the X network reads node states only: its last pair update gets no gradient
+    )
 
     def __init__(self, config: GDSSConfig, state: dict | None = None):
         super().__init__(config, state)
         state = dict(state or {})
         if not state.get("node_counts"):
-            raise ValueError("gdss model needs a fitted state (node_counts, features); build it with GDSS.fit_state")
+            raise ValueError(
+                "gdss model needs a fitted state (node_counts, features); build it with GDSS.fit_state"
+            )
         self.state = state
         self.max_nodes = int(state["max_nodes"])
-        self.num_features = len(state["atom_types"]) if config.kind == "molecule" else int(state["max_degree"]) + 1
+        self.num_features = (
+            len(state["atom_types"]) if config.kind == "molecule" else int(state["max_degree"]) + 1
+        )
         self.sde_x, self.sde_adj = config.sde_x.build(), config.sde_adj.build()
         self.net_x = ScoreNetwork(config.net_x, self.num_features, "node", config.time_conditioning)
         self.net_adj = ScoreNetwork(config.net_adj, self.num_features, "pair", config.time_conditioning)
@@ -217,10 +249,19 @@ class GDSS(FamilyModel):
         for net in ("net_x", "net_adj"):
             for old, new in (("node_embed", "cond_embed"), ("pair_embed", "cond_pair_embed")):
                 weight, cond_key = f"{net}.backbone.{old}.weight", f"{net}.backbone.{new}.weight"
-                if weight in tensors and cond_key not in tensors and f"{net}.head.mlp.0.weight" not in tensors:
-                    tensors[weight], tensors[cond_key] = tensors[weight][:, :-1].contiguous(), tensors[weight][:, -1:].contiguous()
-            for key in [k for k in tensors if k.startswith(f"{net}.head.") and not k.startswith(f"{net}.head.mlp.")]:
-                tensors[f"{net}.head.mlp.{key[len(net) + 6:]}"] = tensors.pop(key)
+                if (
+                    weight in tensors
+                    and cond_key not in tensors
+                    and f"{net}.head.mlp.0.weight" not in tensors
+                ):
+                    tensors[weight], tensors[cond_key] = (
+                        tensors[weight][:, :-1].contiguous(),
+                        tensors[weight][:, -1:].contiguous(),
+                    )
+            for key in [
+                k for k in tensors if k.startswith(f"{net}.head.") and not k.startswith(f"{net}.head.mlp.")
+            ]:
+                tensors[f"{net}.head.mlp.{key[len(net) + 6 :]}"] = tensors.pop(key)
         return tensors
 
     # -- state -------------------------------------------------------------------------
@@ -237,7 +278,9 @@ class GDSS(FamilyModel):
 
             state["train_hashes"] = training_hashes(records)  # moved into a buffer by __init__
         else:
-            state["max_degree"] = int(config.max_degree or max(int(r.adjacency().sum(1).max(initial=0)) for r in records))
+            state["max_degree"] = int(
+                config.max_degree or max(int(r.adjacency().sum(1).max(initial=0)) for r in records)
+            )
         return state
 
     def card_state(self) -> dict:
@@ -268,8 +311,13 @@ class GDSS(FamilyModel):
             index = {z: i for i, z in enumerate(self.state["atom_types"])}
             missing = sorted({int(z) for z in record.atomic_numbers} - set(index))
             if missing:
-                raise ValueError(f"atomic numbers {missing} are not in the model's atom types {self.state['atom_types']}")
-            x[torch.arange(n), torch.tensor([index[int(z)] for z in record.atomic_numbers], dtype=torch.long)] = 1
+                raise ValueError(
+                    f"atomic numbers {missing} are not in the model's atom types {self.state['atom_types']}"
+                )
+            x[
+                torch.arange(n),
+                torch.tensor([index[int(z)] for z in record.atomic_numbers], dtype=torch.long),
+            ] = 1
             adj[:n, :n] = torch.from_numpy(record.bonds.astype(np.float32))
         else:
             a = torch.from_numpy(record.adjacency())
@@ -336,8 +384,16 @@ class GDSS(FamilyModel):
             score_x, score_adj = self.scores(state[X], state[ADJ], node_mask, t.to(state[X].dtype))
             return {X: score_x, ADJ: score_adj}
 
-        run = SDESampling(options.steps or None, options.snr, options.scale_eps, options.eps,
-                          node_mask=node_mask, generator=generator, device=device, progress=progress)
+        run = SDESampling(
+            options.steps or None,
+            options.snr,
+            options.scale_eps,
+            options.eps,
+            node_mask=node_mask,
+            generator=generator,
+            device=device,
+            progress=progress,
+        )
         out = get_sampler(options.sampler, "sde")(score_fn, self._variables(), n, run)
         return {X: out[X], ADJ: out[ADJ], NODE_MASK: node_mask}
 
@@ -376,7 +432,9 @@ def decode_graphs(adj, mask) -> list[Graph]:
     for a in binary:
         a = np.triu(a, 1) | np.triu(a, 1).T
         keep = np.nonzero(a.any(1))[0]
-        graphs.append(Graph.from_adjacency(a[np.ix_(keep, keep)]) if len(keep) else Graph(1, np.zeros((2, 0))))
+        graphs.append(
+            Graph.from_adjacency(a[np.ix_(keep, keep)]) if len(keep) else Graph(1, np.zeros((2, 0)))
+        )
     return graphs
 
 

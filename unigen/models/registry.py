@@ -128,13 +128,17 @@ class FamilyModel(torch.nn.Module):
 
     def refuse_generation(self) -> None:
         if self.Sampling is None or self.record_type is None:
-            raise UsageError(f"family '{self.family}' does not generate structures (it has no sampler); generating families: "
-                             f"{', '.join(generating_families())}")
+            raise UsageError(
+                f"family '{self.family}' does not generate structures (it has no sampler); generating families: "
+                f"{', '.join(generating_families())}"
+            )
 
     def refuse_conditions(self, conditions) -> None:
         """For unconditional models: conditions given are an error, never silently ignored."""
         if conditions:
-            raise UsageError(f"this '{self.family}' model is unconditional; it cannot take conditions {sorted(conditions)}")
+            raise UsageError(
+                f"this '{self.family}' model is unconditional; it cannot take conditions {sorted(conditions)}"
+            )
 
     # -- novelty against the training set ---------------------------------------------
 

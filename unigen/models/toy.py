@@ -110,7 +110,9 @@ class MaskedAtomModel(FamilyModel):
 
     def encode(self, record) -> dict:
         if not isinstance(record, MolGraph):
-            raise ValueError(f"family 'toy' trains on molecular graphs (MolGraph), got {type(record).__name__}")
+            raise ValueError(
+                f"family 'toy' trains on molecular graphs (MolGraph), got {type(record).__name__}"
+            )
         index = {sym: i + 1 for i, sym in enumerate(self.atom_types)}
         symbols = [element_symbol(z) for z in record.atomic_numbers]
         missing = sorted(set(symbols) - set(index))

@@ -58,7 +58,13 @@ def space_timesteps(num_train_steps: int, num_steps: int) -> torch.Tensor:
 
 def normal_kl(mean1, log_var1, mean2, log_var2) -> torch.Tensor:
     """Elementwise KL( N(mean1, e^log_var1) || N(mean2, e^log_var2) ) in nats."""
-    return 0.5 * (-1.0 + log_var2 - log_var1 + torch.exp(log_var1 - log_var2) + (mean1 - mean2) ** 2 * torch.exp(-log_var2))
+    return 0.5 * (
+        -1.0
+        + log_var2
+        - log_var1
+        + torch.exp(log_var1 - log_var2)
+        + (mean1 - mean2) ** 2 * torch.exp(-log_var2)
+    )
 
 
 def discretized_gaussian_nll(x, mean, log_var) -> torch.Tensor:
@@ -69,7 +75,11 @@ def discretized_gaussian_nll(x, mean, log_var) -> torch.Tensor:
     log_prob = torch.where(
         x < -0.999,
         torch.log(cdf_plus.clamp(min=1e-12)),
-        torch.where(x > 0.999, torch.log((1 - cdf_minus).clamp(min=1e-12)), torch.log((cdf_plus - cdf_minus).clamp(min=1e-12))),
+        torch.where(
+            x > 0.999,
+            torch.log((1 - cdf_minus).clamp(min=1e-12)),
+            torch.log((cdf_plus - cdf_minus).clamp(min=1e-12)),
+        ),
     )
     return -log_prob
 
@@ -94,12 +104,19 @@ class GaussianDiffusion:
         sampling_steps: kept timesteps for sampling (None = all T); see ``with_steps``.
     """
 
-    def __init__(self, num_train_steps: int = 1000, learned_variance: bool = True, vlb_weight: float = 1.0,
-                 sampling_steps: int | None = None):
+    def __init__(
+        self,
+        num_train_steps: int = 1000,
+        learned_variance: bool = True,
+        vlb_weight: float = 1.0,
+        sampling_steps: int | None = None,
+    ):
         self.num_train_steps, self.learned_variance = int(num_train_steps), bool(learned_variance)
         self.vlb_weight, self.sampling_steps = float(vlb_weight), sampling_steps
         self.train_alpha_bar = cosine_alpha_bar(self.num_train_steps)
-        self.timesteps = space_timesteps(self.num_train_steps, self.num_train_steps if sampling_steps is None else sampling_steps)
+        self.timesteps = space_timesteps(
+            self.num_train_steps, self.num_train_steps if sampling_steps is None else sampling_steps
+        )
         self._set_chain(self.train_alpha_bar[self.timesteps])
 
     def _set_chain(self, alpha_bar: torch.Tensor) -> None:
@@ -119,8 +136,12 @@ class GaussianDiffusion:
 
     def config(self) -> dict:
         """Constructor arguments (JSON-able; what a checkpoint card stores)."""
-        return {"num_train_steps": self.num_train_steps, "learned_variance": self.learned_variance,
-                "vlb_weight": self.vlb_weight, "sampling_steps": self.sampling_steps}
+        return {
+            "num_train_steps": self.num_train_steps,
+            "learned_variance": self.learned_variance,
+            "vlb_weight": self.vlb_weight,
+            "sampling_steps": self.sampling_steps,
+        }
 
     def with_steps(self, num_steps: int) -> "GaussianDiffusion":
         """The same process respaced to ``num_steps`` kept timesteps, as a new object."""
@@ -155,7 +176,9 @@ class GaussianDiffusion:
             return t
         index = self._step_of[t]
         if (index < 0).any():
-            raise ValueError(f"timestep {int(t[index < 0][0])} is not one of this process's {self.num_steps} kept steps")
+            raise ValueError(
+                f"timestep {int(t[index < 0][0])} is not one of this process's {self.num_steps} kept steps"
+            )
         return index
 
     # -- forward process -----------------------------------------------------------------
@@ -192,7 +215,9 @@ class GaussianDiffusion:
         if v is None:
             raise ValueError("this process learns the variance: pass the head's v output")
         f = (v + 1) / 2
-        return f * self._at(self.log_betas, t, like) + (1 - f) * self._at(self.log_posterior_variance, t, like)
+        return f * self._at(self.log_betas, t, like) + (1 - f) * self._at(
+            self.log_posterior_variance, t, like
+        )
 
     def p_mean_log_variance(self, x_t, t, eps, v=None) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log variance of p(x_{t_prev} | x_t), both shaped like x_t."""

@@ -119,7 +119,9 @@ class DiscreteProcess(ABC):
         t = torch.as_tensor(t, device=device).long()
         t = t.expand(batch) if t.dim() == 0 else t
         if t.shape != (batch,) or bool(((t < 0) | (t > self.num_steps)).any()):
-            raise ValueError(f"t must be (B,) = ({batch},) with values in 0..{self.num_steps}, got {tuple(t.shape)}")
+            raise ValueError(
+                f"t must be (B,) = ({batch},) with values in 0..{self.num_steps}, got {tuple(t.shape)}"
+            )
         return t
 
     def sample_t(self, batch: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
@@ -253,7 +255,11 @@ class CategoricalDiffusion(DiscreteProcess):
             raise ValueError(f"unknown limit {limit!r}; valid: {', '.join(LIMITS)}")
         self.num_classes, self.num_steps = int(num_classes), int(num_steps)
         self.limit_kind, self.cosine_offset = limit, float(cosine_offset)
-        self.marginal = None if marginal is None else [float(p) for p in torch.as_tensor(marginal, dtype=torch.float64).flatten()]
+        self.marginal = (
+            None
+            if marginal is None
+            else [float(p) for p in torch.as_tensor(marginal, dtype=torch.float64).flatten()]
+        )
         self.absorbing_state = absorbing_state
         self._m = self._limit_probs()
         absorbing = (self._absorbing(),) if limit == "absorbing" else ()
@@ -275,7 +281,9 @@ class CategoricalDiffusion(DiscreteProcess):
             return F.one_hot(torch.tensor(self._absorbing()), self.num_classes).double()
         m = torch.tensor(self.marginal or [], dtype=torch.float64)
         if m.shape != (self.num_classes,) or bool((m < 0).any()) or m.sum() <= 0:
-            raise ValueError(f"limit='marginal' needs `marginal`: {self.num_classes} non-negative weights, not all 0")
+            raise ValueError(
+                f"limit='marginal' needs `marginal`: {self.num_classes} non-negative weights, not all 0"
+            )
         return m / m.sum()
 
     def _mixture(self, keep: torch.Tensor) -> torch.Tensor:

@@ -96,14 +96,18 @@ class SDE(ABC):
     def transition(self, x: torch.Tensor, t: torch.Tensor, dt: float) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and std (B,) of the backward move x_t -> x_{t-dt} under the forward kernel, used by S4."""
 
-    def prior_sampling(self, shape, node_mask=None, symmetric=False, generator=None, device=None) -> torch.Tensor:
+    def prior_sampling(
+        self, shape, node_mask=None, symmetric=False, generator=None, device=None
+    ) -> torch.Tensor:
         noise = torch.randn(shape, generator=generator, device=device) * self.prior_std()
         return mask_noise(noise, node_mask, symmetric)
 
     def sample_marginal(self, x0, t, node_mask=None, symmetric=False, generator=None):
         """Draw x_t ~ p_t(x | x0) with masked (and, for A, symmetric) noise. Returns (x_t, noise, std)."""
         mean, std = self.marginal_prob(x0, t)
-        noise = mask_noise(torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype), node_mask, symmetric)
+        noise = mask_noise(
+            torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype), node_mask, symmetric
+        )
         return mean + _expand(std, x0) * noise, noise, std
 
     def reverse_discretize(self, x, t, score, probability_flow: bool = False):
@@ -121,7 +125,10 @@ class SDE(ABC):
         return drift, torch.zeros_like(diffusion) if probability_flow else diffusion
 
     def state_dict(self) -> dict:
-        return {"type": type(self).__name__, **{k: v for k, v in vars(self).items() if isinstance(v, (int, float))}}
+        return {
+            "type": type(self).__name__,
+            **{k: v for k, v in vars(self).items() if isinstance(v, (int, float))},
+        }
 
     def timestep_index(self, t: torch.Tensor) -> torch.Tensor:
         # floor, as in score_sde / GDSS, so step i uses the i-th discrete beta / sigma
@@ -155,7 +162,9 @@ class VPSDE(SDE):
         return 1.0
 
     def discrete_betas(self, index):
-        return (self.beta_min + index.to(torch.float64) / max(self.N - 1, 1) * (self.beta_max - self.beta_min)) / self.N
+        return (
+            self.beta_min + index.to(torch.float64) / max(self.N - 1, 1) * (self.beta_max - self.beta_min)
+        ) / self.N
 
     def discretize(self, x, t):
         beta = self.discrete_betas(self.timestep_index(t)).to(x.dtype)
@@ -201,7 +210,9 @@ class SubVPSDE(VPSDE):
 
     def transition(self, x, t, dt):
         mean_t, std_t = self.marginal_prob(torch.ones(1, dtype=x.dtype, device=x.device).expand(len(t)), t)
-        mean_s, std_s = self.marginal_prob(torch.ones(1, dtype=x.dtype, device=x.device).expand(len(t)), t - dt)
+        mean_s, std_s = self.marginal_prob(
+            torch.ones(1, dtype=x.dtype, device=x.device).expand(len(t)), t - dt
+        )
         ratio = mean_t / mean_s
         return _expand(1.0 / ratio, x) * x, (std_t**2 - ratio**2 * std_s**2).clamp_min(0).sqrt()
 
@@ -244,7 +255,9 @@ class VESDE(SDE):
     def ancestral_step(self, x, t, score, noise):
         index = self.timestep_index(t)
         sigma = self.discrete_sigmas(index).to(x.dtype)
-        previous = torch.where(index == 0, torch.zeros_like(sigma), self.discrete_sigmas(index - 1).to(x.dtype))
+        previous = torch.where(
+            index == 0, torch.zeros_like(sigma), self.discrete_sigmas(index - 1).to(x.dtype)
+        )
         mean = x + _expand(sigma**2 - previous**2, x) * score
         std = (previous**2 * (sigma**2 - previous**2) / sigma**2).sqrt()
         return mean + _expand(std, x) * noise, mean

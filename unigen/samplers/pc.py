@@ -129,7 +129,9 @@ def _correct(var, x, score, t, noise, run: SDESampling):
 
 def _prior(variables, batch_size, run: SDESampling):
     return {
-        name: var.sde.prior_sampling((batch_size, *var.shape), run.node_mask, var.symmetric, run.generator, run.device)
+        name: var.sde.prior_sampling(
+            (batch_size, *var.shape), run.node_mask, var.symmetric, run.generator, run.device
+        )
         for name, var in variables.items()
     }
 
@@ -169,16 +171,22 @@ def sample_pc(
         # 1. corrector: Langevin steps on every variable from the same snapshot of the state
         for _ in range(run.corrector_steps if corrector == "langevin" else 0):
             scores = score_fn(state, t)
-            state, means = _update_all(variables, state, scores, run, lambda v, x, s, z: _correct(v, x, s, t, z, run))
+            state, means = _update_all(
+                variables, state, scores, run, lambda v, x, s, z: _correct(v, x, s, t, z, run)
+            )
         # 2. predictor: one reverse-time step
         if predictor != "none":
             scores = score_fn(state, t)
-            state, means = _update_all(variables, state, scores, run, lambda v, x, s, z: _predict(predictor, v, x, s, t, z))
+            state, means = _update_all(
+                variables, state, scores, run, lambda v, x, s, z: _predict(predictor, v, x, s, t, z)
+            )
     return means if run.denoise else state
 
 
 @torch.no_grad()
-def sample_s4(score_fn: ScoreFn, variables: dict[str, Variable], batch_size: int, run: SDESampling) -> dict[str, torch.Tensor]:
+def sample_s4(
+    score_fn: ScoreFn, variables: dict[str, Variable], batch_size: int, run: SDESampling
+) -> dict[str, torch.Tensor]:
     """GDSS's S4 solver: per step one score evaluation, a Langevin correction, then a split
     prediction (half transition, score drift, half transition) with the SDE's transition kernel."""
     steps = num_steps(variables, run.steps)
@@ -189,7 +197,9 @@ def sample_s4(score_fn: ScoreFn, variables: dict[str, Variable], batch_size: int
     for t in _reverse_times(steps, batch_size, run):
         scores = score_fn(state, t)
         # 1. the score drift of the reverse SDE, frozen for this step
-        drifts = {n: -_expand(v.sde.sde(state[n], t)[1] ** 2, state[n]) * scores[n] for n, v in variables.items()}
+        drifts = {
+            n: -_expand(v.sde.sde(state[n], t)[1] ** 2, state[n]) * scores[n] for n, v in variables.items()
+        }
         # 2. Langevin correction with the same scores
         state, _ = _update_all(variables, state, scores, run, lambda v, x, s, z: _correct(v, x, s, t, z, run))
         # 3. prediction: half transition, drift, half transition

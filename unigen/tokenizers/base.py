@@ -62,7 +62,9 @@ def check_state_keys(state: dict, kind: str, valid: set[str]) -> dict:
     settings = {key: value for key, value in state.items() if key not in ("type", "version")}
     unknown = sorted(set(settings) - valid)
     if unknown:
-        raise UsageError(f"unknown {kind} tokenizer setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
+        raise UsageError(
+            f"unknown {kind} tokenizer setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}"
+        )
     return settings
 
 

@@ -99,7 +99,7 @@ CORNER_FIT = np.linalg.pinv(np.hstack([np.ones((8, 1)), CHILD_OFFSETS]).astype(n
 # token id -> occupied children; all False for ids that are not occupancy tokens (the last
 # row also stands for every id above, via np.take(mode="clip"))
 TOKEN_CHILDREN = np.zeros((ATOM_OFFSET + 1, 8), bool)
-TOKEN_CHILDREN[TREE_OFFSET + 1:ATOM_OFFSET] = PATTERN_BITS[1:]
+TOKEN_CHILDREN[TREE_OFFSET + 1 : ATOM_OFFSET] = PATTERN_BITS[1:]
 MAX_LEVELS = 16  # Morton codes need 3 * levels bits of an int64, packed cells 16 bits per axis
 
 
@@ -260,8 +260,14 @@ class OctreeTokenizer(Tokenizer):
     kind = "octree"
     SETTINGS = {"levels", "grid_len", "resolution", "lattice_resolution", "elements"}
 
-    def __init__(self, levels: int = 6, grid_len: float = 0.24, resolution: float = 0.01,
-                 lattice_resolution: float = 0.001, elements=None):
+    def __init__(
+        self,
+        levels: int = 6,
+        grid_len: float = 0.24,
+        resolution: float = 0.01,
+        lattice_resolution: float = 0.001,
+        elements=None,
+    ):
         if not isinstance(levels, (int, np.integer)) or not 1 <= levels <= MAX_LEVELS:
             raise UsageError(f"levels must be an integer from 1 to {MAX_LEVELS}, got {levels!r}")
         self.levels, self.grid_len = int(levels), float(grid_len)
@@ -344,22 +350,33 @@ class OctreeTokenizer(Tokenizer):
         translations = None if translation is None else [translation]
         return self.encode_batch([structure], rotations, translations)[0]
 
-    def encode_batch(self, structures, rotations=None, translations=None, chunk: int = 4096) -> list[OctreeSequence]:
+    def encode_batch(
+        self, structures, rotations=None, translations=None, chunk: int = 4096
+    ) -> list[OctreeSequence]:
         """Many structures at once, vectorised over all their atoms; the same result as
         ``encode`` on each. rotations (B, 3, 3) and translations (B, 3) are optional
         per-structure augmentations. Errors name the structure's index in the batch."""
         structures = list(structures)
         count = len(structures)
         rotations = check_rotations(rotations, count)
-        translations = np.zeros((count, 3)) if translations is None else np.asarray(translations, np.float64).reshape(count, 3)
+        translations = (
+            np.zeros((count, 3))
+            if translations is None
+            else np.asarray(translations, np.float64).reshape(count, 3)
+        )
         self._check_structures(structures)
         sequences = [None] * count
         for kind, points_of in ((Molecule3D, self._molecule_points), (Crystal, self._crystal_points)):
             indices = np.flatnonzero([isinstance(s, kind) for s in structures])
             for first in range(0, len(indices), chunk):  # chunks bound the (levels, atoms) work arrays
-                part = indices[first:first + chunk]
-                points = points_of([structures[k] for k in part], None if rotations is None else rotations[part],
-                                   translations[part], part, count)
+                part = indices[first : first + chunk]
+                points = points_of(
+                    [structures[k] for k in part],
+                    None if rotations is None else rotations[part],
+                    translations[part],
+                    part,
+                    count,
+                )
                 for k, sequence in zip(part, self._build_sequences(points, count)):
                     sequences[k] = sequence
         return sequences
@@ -367,9 +384,13 @@ class OctreeTokenizer(Tokenizer):
     def _check_structures(self, structures) -> None:
         for index, structure in enumerate(structures):
             if not isinstance(structure, (Molecule3D, Crystal)):
-                raise UsageError(f"the octree tokenizer takes Molecule3D or Crystal, not {type(structure).__name__}")
+                raise UsageError(
+                    f"the octree tokenizer takes Molecule3D or Crystal, not {type(structure).__name__}"
+                )
             if structure.num_atoms == 0:
-                raise UnigenError(f"{_which(index, len(structures))}cannot tokenize a structure without atoms")
+                raise UnigenError(
+                    f"{_which(index, len(structures))}cannot tokenize a structure without atoms"
+                )
 
     def _half(self, bins: int) -> int:
         """The box centre in integer units of a resolution with ``bins`` per cell."""
@@ -391,18 +412,46 @@ class OctreeTokenizer(Tokenizer):
         self._check_inside(q, self.bins, centred, owner, count)
         cells, fine = np.divmod(q, self.bins)
         type_ids = self._type_ids(np.concatenate([m.atomic_numbers for m in molecules]), owner, count)
-        return _Points(tree, cells, fine, type_ids, np.full(len(q), KIND_ATOM, np.int8), np.arange(len(q)) - starts[tree],
-                       np.ones(len(molecules), np.int64), origin, positions, owner)
+        return _Points(
+            tree,
+            cells,
+            fine,
+            type_ids,
+            np.full(len(q), KIND_ATOM, np.int8),
+            np.arange(len(q)) - starts[tree],
+            np.ones(len(molecules), np.int64),
+            origin,
+            positions,
+            owner,
+        )
 
     def _crystal_points(self, crystals, rotations, translations, owners, count) -> _Points:
         """Crystals -> two trees each: the 8 labelled lattice corners, then the atoms."""
-        parts = [self._one_crystal_points(c, None if rotations is None else rotations[k], translations[k], owners[k], count)
-                 for k, c in enumerate(crystals)]
-        trees = [np.full(len(cells), 2 * k + sub) for k, part in enumerate(parts) for sub, (cells, *_) in enumerate(part)]
+        parts = [
+            self._one_crystal_points(
+                c, None if rotations is None else rotations[k], translations[k], owners[k], count
+            )
+            for k, c in enumerate(crystals)
+        ]
+        trees = [
+            np.full(len(cells), 2 * k + sub)
+            for k, part in enumerate(parts)
+            for sub, (cells, *_) in enumerate(part)
+        ]
         columns = list(zip(*[group for part in parts for group in part]))
         cells, fine, ids, kind, local, positions, owner = (np.concatenate(c) for c in columns)
-        return _Points(np.concatenate(trees), cells, fine, ids, kind, local, np.full(len(crystals), 2),
-                       np.zeros((len(crystals), 3)), positions, owner)
+        return _Points(
+            np.concatenate(trees),
+            cells,
+            fine,
+            ids,
+            kind,
+            local,
+            np.full(len(crystals), 2),
+            np.zeros((len(crystals), 3)),
+            positions,
+            owner,
+        )
 
     def _one_crystal_points(self, crystal: Crystal, rotation, translation, owner: int, count: int):
         """(corner group, atom group), each (cells, fine, ids, kind, local index, positions, owner)."""
@@ -415,17 +464,37 @@ class OctreeTokenizer(Tokenizer):
         origin_q = half - lattice_q.sum(axis=0) // 2 + shift  # cell centre at the box centre
         corners = origin_q + CHILD_OFFSETS @ lattice_q
         owners = np.full(8, owner)
-        self._check_inside(corners, self.lattice_bins, (corners - half) * self.lattice_resolution, owners, count)
+        self._check_inside(
+            corners, self.lattice_bins, (corners - half) * self.lattice_resolution, owners, count
+        )
         frac = np.mod(crystal.frac_coords, 1.0)
-        q = np.rint((origin_q + frac @ lattice_q) * (self.lattice_resolution / self.resolution)).astype(np.int64)
+        q = np.rint((origin_q + frac @ lattice_q) * (self.lattice_resolution / self.resolution)).astype(
+            np.int64
+        )
         n = crystal.num_atoms
-        self._check_inside(q, self.bins, (q - self._half(self.bins)) * self.resolution, np.full(n, owner), count)
+        self._check_inside(
+            q, self.bins, (q - self._half(self.bins)) * self.resolution, np.full(n, owner), count
+        )
         corner_cells, corner_fine = np.divmod(corners, self.lattice_bins)
         atom_cells, atom_fine = np.divmod(q, self.bins)
-        corner_group = (corner_cells, corner_fine, CORNER_OFFSET + np.arange(8), np.full(8, KIND_CORNER, np.int8),
-                        np.full(8, -1), corners * self.lattice_resolution, owners)
-        atom_group = (atom_cells, atom_fine, self._type_ids(crystal.atomic_numbers, np.full(n, owner), count),
-                      np.full(n, KIND_ATOM, np.int8), np.arange(n), crystal.cart_coords, np.full(n, owner))
+        corner_group = (
+            corner_cells,
+            corner_fine,
+            CORNER_OFFSET + np.arange(8),
+            np.full(8, KIND_CORNER, np.int8),
+            np.full(8, -1),
+            corners * self.lattice_resolution,
+            owners,
+        )
+        atom_group = (
+            atom_cells,
+            atom_fine,
+            self._type_ids(crystal.atomic_numbers, np.full(n, owner), count),
+            np.full(n, KIND_ATOM, np.int8),
+            np.arange(n),
+            crystal.cart_coords,
+            np.full(n, owner),
+        )
         return corner_group, atom_group
 
     def _type_ids(self, atomic_numbers: np.ndarray, owner=None, count: int = 1) -> np.ndarray:
@@ -437,7 +506,9 @@ class OctreeTokenizer(Tokenizer):
             raise UnigenError(f"{where}element(s) Z={bad} not in this tokenizer's vocabulary")
         return ATOM_OFFSET + index
 
-    def _check_inside(self, q: np.ndarray, bins: int, centred: np.ndarray, owner: np.ndarray, count: int) -> None:
+    def _check_inside(
+        self, q: np.ndarray, bins: int, centred: np.ndarray, owner: np.ndarray, count: int
+    ) -> None:
         """Refuse points outside the box; ``centred`` (Å from the box centre) is for the message."""
         if q.min() >= 0 and q.max() < 2**self.levels * bins:
             return
@@ -467,14 +538,23 @@ class OctreeTokenizer(Tokenizer):
         leaf_count = np.bincount(tree, minlength=n_trees)
         token_count = node_count + leaf_count + 1
         tree_start = _exclusive_cumsum(token_count)
-        node_pos = tree_start[node_tree] + np.arange(len(node_tree)) - _exclusive_cumsum(node_count)[node_tree]
-        leaf_pos = tree_start[tree] + node_count[tree] + np.arange(len(tree)) - _exclusive_cumsum(leaf_count)[tree]
+        node_pos = (
+            tree_start[node_tree] + np.arange(len(node_tree)) - _exclusive_cumsum(node_count)[node_tree]
+        )
+        leaf_pos = (
+            tree_start[tree] + node_count[tree] + np.arange(len(tree)) - _exclusive_cumsum(leaf_count)[tree]
+        )
         end_pos = tree_start + node_count + leaf_count
         total = int(token_count.sum())
         ids, level = np.empty(total, np.int64), np.empty(total, np.int64)
         centre, fine = np.empty((total, 3)), np.full((total, 3), self.null_bin, np.int64)
         kind = np.empty(total, np.int8)
-        ids[node_pos], level[node_pos], centre[node_pos], kind[node_pos] = node_ids, node_level, node_centre, KIND_TREE
+        ids[node_pos], level[node_pos], centre[node_pos], kind[node_pos] = (
+            node_ids,
+            node_level,
+            node_centre,
+            KIND_TREE,
+        )
         ids[leaf_pos], level[leaf_pos], kind[leaf_pos] = points.leaf_ids[order], 0, points.kind[order]
         centre[leaf_pos], fine[leaf_pos] = (cells + 0.5) * self.grid_len, points.fine[order]
         ids[end_pos], level[end_pos], centre[end_pos], kind[end_pos] = END, -1, self.box_length / 2, KIND_END
@@ -493,8 +573,10 @@ class OctreeTokenizer(Tokenizer):
         atom_owner = structure_of_tree[points.tree[order][atoms]]
         atom_cuts = np.cumsum(np.bincount(atom_owner, minlength=len(per_structure)))[:-1]
         sources = _split(points.local_index[order][atoms], atom_cuts)
-        return [OctreeSequence(*(p[k] for p in pieces[:5]), pieces[5][k], points.origin[k], sources[k])
-                for k in range(len(per_structure))]
+        return [
+            OctreeSequence(*(p[k] for p in pieces[:5]), pieces[5][k], points.origin[k], sources[k])
+            for k in range(len(per_structure))
+        ]
 
     def _occupancy_tokens(self, morton: np.ndarray, tree: np.ndarray, cells: np.ndarray):
         """Finest cells sorted by (tree, Morton code) -> the occupancy tokens of levels L..1 of
@@ -523,8 +605,10 @@ class OctreeTokenizer(Tokenizer):
         i, j = sorted((int(i), int(j)))
         distance = np.linalg.norm(points.positions[i] - points.positions[j])
         if points.kind[i] == KIND_CORNER:
-            raise UnigenError(f"{_which(points.owner[i], count)}two lattice corners fall in the same {self.grid_len} Å cell "
-                              f"({distance:.3f} Å apart): a lattice vector is shorter than a finest cell")
+            raise UnigenError(
+                f"{_which(points.owner[i], count)}two lattice corners fall in the same {self.grid_len} Å cell "
+                f"({distance:.3f} Å apart): a lattice vector is shorter than a finest cell"
+            )
         raise UnigenError(
             f"{_which(points.owner[i], count)}atoms {points.local_index[i]} and {points.local_index[j]} fall in the "
             f"same {self.grid_len} Å cell ({distance:.3f} Å apart); the octree holds one atom per finest cell: "
@@ -566,7 +650,9 @@ class OctreeTokenizer(Tokenizer):
         self._check_consumed(first.next[~periodic], ends[~periodic], np.flatnonzero(~periodic), count)
         decoded = self._molecules(first.select(~periodic[first.owner]), sequences, count)
         for k in np.flatnonzero(periodic):
-            decoded[k] = self._crystal(first.select(first.owner == k), second.select(second.owner == k), k, count)
+            decoded[k] = self._crystal(
+                first.select(first.owner == k), second.select(second.owner == k), k, count
+            )
         return decoded
 
     def _parse_trees(self, ids, fine, starts, ends, labels, count) -> _Leaves:
@@ -581,8 +667,10 @@ class OctreeTokenizer(Tokenizer):
             bad = (pos >= ends[owner]) | (tokens <= TREE_OFFSET) | (tokens >= ATOM_OFFSET)
             if bad.any():
                 tree = owner[np.argmax(bad)]
-                raise _malformed(f"expected {consumed[tree] - before[tree]} occupancy tokens at level {level}",
-                                 _which(labels[tree], count))
+                raise _malformed(
+                    f"expected {consumed[tree] - before[tree]} occupancy tokens at level {level}",
+                    _which(labels[tree], count),
+                )
             node, child = TOKEN_CHILDREN[tokens].nonzero()
             packed, owner = 2 * packed[node] + PACKED_CHILD_OFFSETS[child], owner[node]
         before = consumed
@@ -591,12 +679,21 @@ class OctreeTokenizer(Tokenizer):
         bad = (end >= ends) | (ids[np.minimum(end, len(ids) - 1)] != END)
         if bad.any():
             tree = np.argmax(bad)
-            raise _malformed(f"expected {consumed[tree] - before[tree]} leaf tokens then [END] after the occupancy tokens",
-                             _which(labels[tree], count))
+            raise _malformed(
+                f"expected {consumed[tree] - before[tree]} leaf tokens then [END] after the occupancy tokens",
+                _which(labels[tree], count),
+            )
         leaf_ids = ids[pos]
-        not_leaf = (leaf_ids < NULL) | (leaf_ids >= self.vocab_size) | ((leaf_ids > TREE_OFFSET) & (leaf_ids < ATOM_OFFSET))
+        not_leaf = (
+            (leaf_ids < NULL)
+            | (leaf_ids >= self.vocab_size)
+            | ((leaf_ids > TREE_OFFSET) & (leaf_ids < ATOM_OFFSET))
+        )
         if not_leaf.any():
-            raise _malformed("a leaf token is not an atom or corner type", _which(labels[owner[np.argmax(not_leaf)]], count))
+            raise _malformed(
+                "a leaf token is not an atom or corner type",
+                _which(labels[owner[np.argmax(not_leaf)]], count),
+            )
         coords = (packed[:, None] >> PACKED_SHIFTS) & 0xFFFF
         return _Leaves(owner, coords, leaf_ids, fine[pos], end + 1)
 
@@ -613,16 +710,22 @@ class OctreeTokenizer(Tokenizer):
         extra = next_start != ends
         if extra.any():
             k = np.argmax(extra)
-            raise _malformed(f"{ends[k] - next_start[k]} tokens after the last tree's [END]", _which(labels[k], count))
+            raise _malformed(
+                f"{ends[k] - next_start[k]} tokens after the last tree's [END]", _which(labels[k], count)
+            )
 
     def _molecules(self, leaves: _Leaves, sequences, count) -> list:
         """Leaves of molecule trees -> Molecule3D per owner (None for the other owners)."""
         leaves = leaves.select(leaves.ids != NULL)
         bad = (leaves.ids < ATOM_OFFSET) | ((leaves.fine < 0) | (leaves.fine >= self.bins)).any(axis=1)
         if bad.any():
-            raise _malformed(f"molecule leaves must be atoms with fine bins in 0..{self.bins - 1}",
-                             _which(leaves.owner[np.argmax(bad)], count))
-        origins = np.array([np.zeros(3) if q.origin is None else np.asarray(q.origin, np.float64) for q in sequences])
+            raise _malformed(
+                f"molecule leaves must be atoms with fine bins in 0..{self.bins - 1}",
+                _which(leaves.owner[np.argmax(bad)], count),
+            )
+        origins = np.array(
+            [np.zeros(3) if q.origin is None else np.asarray(q.origin, np.float64) for q in sequences]
+        )
         q = leaves.coords * self.bins + leaves.fine - self._half(self.bins)
         positions = q * self.resolution + origins[leaves.owner]
         numbers = self.elements[leaves.ids - ATOM_OFFSET]
@@ -632,7 +735,9 @@ class OctreeTokenizer(Tokenizer):
     def _crystal(self, corners: _Leaves, atoms: _Leaves, index: int, count: int) -> Crystal:
         atoms = atoms.select(atoms.ids != NULL)
         try:
-            return self._decode_crystal((corners.coords, corners.ids, corners.fine), (atoms.coords, atoms.ids, atoms.fine))
+            return self._decode_crystal(
+                (corners.coords, corners.ids, corners.fine), (atoms.coords, atoms.ids, atoms.fine)
+            )
         except UnigenError as err:
             raise UnigenError(f"{_which(index, count)}{err}") from None
 
@@ -644,7 +749,9 @@ class OctreeTokenizer(Tokenizer):
         cells, labels, fine = corner_leaves
         self._check_fine(fine, self.lattice_bins)
         if len(labels) != 8 or len(np.unique(labels)) != 8:
-            raise _malformed(f"the lattice tree must hold the 8 corners once each, got {len(labels)} corner tokens")
+            raise _malformed(
+                f"the lattice tree must hold the 8 corners once each, got {len(labels)} corner tokens"
+            )
         corners = np.empty((8, 3), np.float64)
         corners[labels - CORNER_OFFSET] = cells * self.lattice_bins + fine
         fit = np.rint(CORNER_FIT @ corners)  # (4, 3): origin, a, b, c in lattice units, on the grid
@@ -686,8 +793,17 @@ class OctreeTokenizer(Tokenizer):
         target_fine = np.full((2 * t, 3), IGNORE, np.int64)
         leaf = sequence.level == 0
         target_fine[0::2][leaf] = sequence.fine[leaf]
-        return MaskedSequence(ids, twice(sequence.level), twice(sequence.kind), twice(sequence.tree), fine,
-                              position, is_mask, target_ids, target_fine)
+        return MaskedSequence(
+            ids,
+            twice(sequence.level),
+            twice(sequence.kind),
+            twice(sequence.tree),
+            fine,
+            position,
+            is_mask,
+            target_ids,
+            target_fine,
+        )
 
 
 def _malformed(reason: str, where: str = "") -> UnigenError:
@@ -741,5 +857,9 @@ def roundtrip_error(tokenizer: OctreeTokenizer, structure) -> dict:
     else:
         coord = np.abs(decoded.positions - structure.positions[source])
         lattice_error = 0.0
-    return {"coord_error": float(coord.max()), "lattice_error": lattice_error,
-            "species_equal": bool(species_equal), "tokens": len(sequence)}
+    return {
+        "coord_error": float(coord.max()),
+        "lattice_error": lattice_error,
+        "species_equal": bool(species_equal),
+        "tokens": len(sequence),
+    }

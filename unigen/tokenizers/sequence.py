@@ -63,8 +63,34 @@ _BRACKET_ATOM = re.compile(r"^\[\d*([A-Z][a-z]?|[a-z][a-z]?)")
 _ORGANIC_ATOMS = {"B", "C", "N", "O", "S", "P", "F", "I", "Br", "Cl", "b", "c", "n", "o", "s", "p"}
 # enough for kekulised explicit-H organic SMILES (QM9); ``fit`` adds what a corpus holds
 DEFAULT_SMILES_TOKENS = (
-    "C", "N", "O", "F", "S", "P", "Cl", "Br", "I", "B", "c", "n", "o", "s", "p", "b", "[H]",
-    "(", ")", "=", "#", "-", "+", "/", "\\", ":", ".", *"123456789",
+    "C",
+    "N",
+    "O",
+    "F",
+    "S",
+    "P",
+    "Cl",
+    "Br",
+    "I",
+    "B",
+    "c",
+    "n",
+    "o",
+    "s",
+    "p",
+    "b",
+    "[H]",
+    "(",
+    ")",
+    "=",
+    "#",
+    "-",
+    "+",
+    "/",
+    "\\",
+    ":",
+    ".",
+    *"123456789",
 )
 
 
@@ -134,7 +160,9 @@ def tokenize_smiles(smiles: str) -> list[str]:
     tokens = SMILES_PATTERN.findall(smiles)
     if "".join(tokens) != smiles:
         position = _first_difference("".join(tokens), smiles)
-        raise TokenError(f"SMILES {smiles!r}: cannot tokenize from character {position} ({smiles[position:position + 8]!r})")
+        raise TokenError(
+            f"SMILES {smiles!r}: cannot tokenize from character {position} ({smiles[position : position + 8]!r})"
+        )
     return tokens
 
 
@@ -179,7 +207,9 @@ class _SlotTokenizer(Tokenizer):
         self._ids = {token: i for i, token in enumerate(self.tokens)}
         if len(self._ids) != len(self.tokens):
             raise UsageError("the vocabulary holds a token twice (or a special token)")
-        self._z_of_id = np.concatenate([np.zeros(len(SPECIAL_TOKENS), np.int64), np.asarray(atomic_numbers, np.int64)])
+        self._z_of_id = np.concatenate(
+            [np.zeros(len(SPECIAL_TOKENS), np.int64), np.asarray(atomic_numbers, np.int64)]
+        )
 
     @property
     def vocab_size(self) -> int:
@@ -188,7 +218,9 @@ class _SlotTokenizer(Tokenizer):
     def token_id(self, token: str) -> int:
         """Id of a token string; TokenError when it is not in the vocabulary."""
         if token not in self._ids:
-            raise TokenError(f"token {token!r} is not in this {self.kind} vocabulary ({self.vocab_size} tokens)")
+            raise TokenError(
+                f"token {token!r} is not in this {self.kind} vocabulary ({self.vocab_size} tokens)"
+            )
         return self._ids[token]
 
     def token_name(self, token_id: int) -> str:
@@ -214,13 +246,17 @@ class _SlotTokenizer(Tokenizer):
         coord = np.flatnonzero(ids == COORD)
         if length < 3 or ids[0] != BOS or ids[-1] != EOS or len(coord) != 1:
             raise TokenError("malformed sequence: expected <bos> tokens <coord> slots <eos>")
-        content = ids[1:coord[0]]
+        content = ids[1 : coord[0]]
         if (content < len(SPECIAL_TOKENS)).any() or (content >= self.vocab_size).any():
-            raise TokenError(f"malformed sequence: content token id {_first_bad(content, self.vocab_size)} before <coord>")
+            raise TokenError(
+                f"malformed sequence: content token id {_first_bad(content, self.vocab_size)} before <coord>"
+            )
         expected = np.zeros(length, bool)
-        expected[coord[0] + 1:-1] = True
+        expected[coord[0] + 1 : -1] = True
         if not (np.array_equal(is_slot, expected) and (ids[expected] == MASK).all()):
-            raise TokenError("malformed sequence: every position between <coord> and <eos> must be a <mask> slot")
+            raise TokenError(
+                "malformed sequence: every position between <coord> and <eos> must be a <mask> slot"
+            )
         return content, np.asarray(sequence.values, np.float64)[:length][expected]
 
     def _prompt(self, content_ids, num_slots: int, source_index) -> SlotSequence:
@@ -248,8 +284,14 @@ class CrystalSequenceTokenizer(_SlotTokenizer):
     kind = "sequence_crystal"
     SETTINGS = {"elements", "snap", "decimals", "coord_scale", "lattice_scale"}
 
-    def __init__(self, elements=None, snap: float = 1e-4, decimals: int | None = 6,
-                 coord_scale: float = 1.0, lattice_scale: float = 1.0):
+    def __init__(
+        self,
+        elements=None,
+        snap: float = 1e-4,
+        decimals: int | None = 6,
+        coord_scale: float = 1.0,
+        lattice_scale: float = 1.0,
+    ):
         self.elements = check_elements(elements)
         symbols = {z: s for s, z in _symbol_numbers().items()}
         super().__init__([symbols[int(z)] for z in self.elements], self.elements)
@@ -260,8 +302,15 @@ class CrystalSequenceTokenizer(_SlotTokenizer):
         self._id_of_z[self.elements] = np.arange(len(self.elements)) + len(SPECIAL_TOKENS)
 
     def state_dict(self) -> dict:
-        return {"type": self.kind, "version": 1, "elements": [int(z) for z in self.elements], "snap": self.snap,
-                "decimals": self.decimals, "coord_scale": self.coord_scale, "lattice_scale": self.lattice_scale}
+        return {
+            "type": self.kind,
+            "version": 1,
+            "elements": [int(z) for z in self.elements],
+            "snap": self.snap,
+            "decimals": self.decimals,
+            "coord_scale": self.coord_scale,
+            "lattice_scale": self.lattice_scale,
+        }
 
     @classmethod
     def from_state_dict(cls, state: dict) -> "CrystalSequenceTokenizer":
@@ -272,7 +321,9 @@ class CrystalSequenceTokenizer(_SlotTokenizer):
         z = np.asarray(atomic_numbers, np.int64)
         ids = np.where((z >= 1) & (z <= 118), self._id_of_z[np.clip(z, 0, 118)], -1)
         if (ids < 0).any():
-            raise TokenError(f"element(s) Z={sorted(set(z[ids < 0].tolist()))} not in this tokenizer's vocabulary")
+            raise TokenError(
+                f"element(s) Z={sorted(set(z[ids < 0].tolist()))} not in this tokenizer's vocabulary"
+            )
         return ids
 
     def canonical(self, crystal: Crystal, translation=None) -> tuple[np.ndarray, np.ndarray]:
@@ -280,7 +331,11 @@ class CrystalSequenceTokenizer(_SlotTokenizer):
 
         translation (3,) is the optional fractional shift augmentation, applied before the wrap.
         """
-        frac = crystal.frac_coords if translation is None else crystal.frac_coords + np.asarray(translation, np.float64)
+        frac = (
+            crystal.frac_coords
+            if translation is None
+            else crystal.frac_coords + np.asarray(translation, np.float64)
+        )
         frac = wrap_fractional(frac, self.snap, self.decimals)
         order = site_order(crystal.atomic_numbers, frac)
         return order, frac[order]
@@ -299,10 +354,14 @@ class CrystalSequenceTokenizer(_SlotTokenizer):
         """SlotSequence -> Crystal; coordinates are wrapped into [0, 1) (a no-op on encoded ones)."""
         content, slots = self._split(sequence)
         if len(slots) != NUM_LATTICE_SLOTS + len(content):
-            raise TokenError(f"malformed crystal sequence: {len(content)} elements need "
-                             f"{len(content) + NUM_LATTICE_SLOTS} slots, got {len(slots)}")
+            raise TokenError(
+                f"malformed crystal sequence: {len(content)} elements need "
+                f"{len(content) + NUM_LATTICE_SLOTS} slots, got {len(slots)}"
+            )
         frac = slots[NUM_LATTICE_SLOTS:] / self.coord_scale
-        return Crystal(self._z_of_id[content], frac - np.floor(frac), slots[:NUM_LATTICE_SLOTS] / self.lattice_scale)
+        return Crystal(
+            self._z_of_id[content], frac - np.floor(frac), slots[:NUM_LATTICE_SLOTS] / self.lattice_scale
+        )
 
     def prompt(self, atomic_numbers) -> SlotSequence:
         """CSP prompt for a composition: (N,) Z -> the full layout, elements in grouped order,
@@ -350,8 +409,12 @@ class MoleculeSequenceTokenizer(_SlotTokenizer):
         return cls([*DEFAULT_SMILES_TOKENS, *sorted(seen - set(DEFAULT_SMILES_TOKENS))], coord_scale)
 
     def state_dict(self) -> dict:
-        return {"type": self.kind, "version": 1, "tokens": list(self.tokens[len(SPECIAL_TOKENS):]),
-                "coord_scale": self.coord_scale}
+        return {
+            "type": self.kind,
+            "version": 1,
+            "tokens": list(self.tokens[len(SPECIAL_TOKENS) :]),
+            "coord_scale": self.coord_scale,
+        }
 
     @classmethod
     def from_state_dict(cls, state: dict) -> "MoleculeSequenceTokenizer":
@@ -362,8 +425,10 @@ class MoleculeSequenceTokenizer(_SlotTokenizer):
         tokens = tokenize_smiles(smiles)
         unknown = [t for t in tokens if t not in self._ids]
         if unknown:
-            raise TokenError(f"SMILES {smiles!r}: token {unknown[0]!r} is not in the vocabulary "
-                             "(use MoleculeSequenceTokenizer.fit)")
+            raise TokenError(
+                f"SMILES {smiles!r}: token {unknown[0]!r} is not in the vocabulary "
+                "(use MoleculeSequenceTokenizer.fit)"
+            )
         return np.array([self._ids[t] for t in tokens], np.int64)
 
     def encode(self, molecule: Molecule3D, rotation=None) -> SlotSequence:
@@ -372,22 +437,28 @@ class MoleculeSequenceTokenizer(_SlotTokenizer):
             raise UsageError("the molecule sequence tokenizer takes a Molecule3D with meta['smiles']")
         ids = self.smiles_ids(molecule.meta["smiles"])
         self._check_atoms(ids, molecule)
-        positions = molecule.positions if rotation is None else molecule.positions @ check_rotations(rotation, 1)[0].T
+        positions = (
+            molecule.positions if rotation is None else molecule.positions @ check_rotations(rotation, 1)[0].T
+        )
         return self._assemble(ids, positions * self.coord_scale, np.arange(molecule.num_atoms))
 
     def _check_atoms(self, ids: np.ndarray, molecule: Molecule3D) -> None:
         z = self._z_of_id[ids]
         z = z[z > 0]
         if not np.array_equal(z, molecule.atomic_numbers):
-            raise TokenError(f"SMILES {molecule.meta['smiles']!r} has atoms Z={z.tolist()} but the molecule has "
-                             f"{molecule.atomic_numbers.tolist()}: write every atom (H too) in position order")
+            raise TokenError(
+                f"SMILES {molecule.meta['smiles']!r} has atoms Z={z.tolist()} but the molecule has "
+                f"{molecule.atomic_numbers.tolist()}: write every atom (H too) in position order"
+            )
 
     def decode(self, sequence: SlotSequence) -> Molecule3D:
         """SlotSequence -> Molecule3D with ``meta["smiles"]``."""
         content, slots = self._split(sequence)
         z = self._z_of_id[content]
         if len(slots) != int((z > 0).sum()):
-            raise TokenError(f"malformed molecule sequence: {int((z > 0).sum())} atom tokens but {len(slots)} slots")
+            raise TokenError(
+                f"malformed molecule sequence: {int((z > 0).sum())} atom tokens but {len(slots)} slots"
+            )
         smiles = "".join(self.tokens[i] for i in content)
         return Molecule3D(z[z > 0], slots / self.coord_scale, meta={"smiles": smiles})
 

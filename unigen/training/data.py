@@ -20,7 +20,12 @@ def load_records(data: DataConfig) -> tuple[list, dict]:
     if not records:
         raise UsageError(f"{source} holds no records to train on")
     path = str(Path(data.path).resolve()) if data.path else None
-    info = {"dataset": data.dataset, "path": path, "split": data.split if data.dataset else None, "records": len(records)}
+    info = {
+        "dataset": data.dataset,
+        "path": path,
+        "split": data.split if data.dataset else None,
+        "records": len(records),
+    }
     return records, info
 
 
@@ -65,6 +70,8 @@ def _dataset_records(data: DataConfig) -> list:
     try:
         from unigen.data import load_dataset
     except ImportError:
-        raise UnigenError("named datasets need unigen.data.load_dataset, which this installation lacks") from None
+        raise UnigenError(
+            "named datasets need unigen.data.load_dataset, which this installation lacks"
+        ) from None
     options = dict(data.options) | ({"limit": data.limit} if data.limit is not None else {})
     return list(load_dataset(data.dataset, split=data.split, **options))

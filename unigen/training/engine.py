@@ -18,10 +18,10 @@ from pathlib import Path
 
 import torch
 
+import unigen.distributed as distributed
 from unigen import checkpoint as ckpt
 from unigen.config import TrainConfig
 from unigen.errors import UnigenError, UsageError
-import unigen.distributed as distributed
 from unigen.training.ema import EMA
 from unigen.training.logs import CSVLog, TensorBoardLog
 from unigen.training.sampler import EpochSampler
@@ -53,7 +53,9 @@ class Trainer:
         """
         device = pick_device(self.cfg.device)
         world = distributed.init_world(device)
-        device = torch.device(f"cuda:{world.local_rank}") if device.type == "cuda" and world.size > 1 else device
+        device = (
+            torch.device(f"cuda:{world.local_rank}") if device.type == "cuda" and world.size > 1 else device
+        )
         threads = torch.get_num_threads()
         try:
             if self.cfg.cpu_threads and device.type == "cpu":
@@ -106,9 +108,13 @@ class Trainer:
         with autocast:
             loss, extras = _split_loss(wrapped(batch))
         if not torch.isfinite(loss):
-            raise UnigenError(f"training loss became {loss.item()} at step {self.step + 1}; try a lower train.lr or train.grad_clip")
+            raise UnigenError(
+                f"training loss became {loss.item()} at step {self.step + 1}; try a lower train.lr or train.grad_clip"
+            )
         loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else math.inf)
+        grad_norm = torch.nn.utils.clip_grad_norm_(
+            model.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else math.inf
+        )
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         if self.ema is not None:
@@ -123,11 +129,18 @@ class Trainer:
             raw = dict(self.model.state_dict())
             weights = self.ema.weights(self.model) if self.ema is not None else raw
             card = ckpt.make_card(
-                self.model, self.card.get("recipe"), self.card.get("dataset"), self.step, dict(self.metrics),
-                parent=self.card.get("parent"), weights="ema" if self.ema is not None else "raw",
+                self.model,
+                self.card.get("recipe"),
+                self.card.get("dataset"),
+                self.step,
+                dict(self.metrics),
+                parent=self.card.get("parent"),
+                weights="ema" if self.ema is not None else "raw",
             )
             tensors, meta = self._trainer_state(raw)
-            ckpt.write_checkpoint(self.out_dir / ckpt.CHECKPOINTS / _step_name(self.step), weights, card, tensors, meta)
+            ckpt.write_checkpoint(
+                self.out_dir / ckpt.CHECKPOINTS / _step_name(self.step), weights, card, tensors, meta
+            )
             _prune(self.out_dir / ckpt.CHECKPOINTS, self.cfg.keep_last)
         distributed.barrier(world)
 
@@ -148,7 +161,9 @@ class Trainer:
     def _restore(self, directory: Path) -> None:
         """Load raw weights, optimizer moments, EMA and sampler position from a checkpoint."""
         if not (directory / ckpt.TRAINER_JSON).is_file():
-            raise UsageError(f"checkpoint {directory} has no trainer state to resume from (use 'unigen finetune' to start from it)")
+            raise UsageError(
+                f"checkpoint {directory} has no trainer state to resume from (use 'unigen finetune' to start from it)"
+            )
         tensors = ckpt.read_tensors(directory / ckpt.TRAINER_TENSORS)
         meta = _read_json(directory / ckpt.TRAINER_JSON)
         raw = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
@@ -156,7 +171,9 @@ class Trainer:
         try:
             self._restore_state(tensors, meta, directory)
         except (KeyError, TypeError, ValueError, RuntimeError) as err:
-            raise UsageError(f"checkpoint {directory}: trainer state does not fit this run: {type(err).__name__}: {err}") from None
+            raise UsageError(
+                f"checkpoint {directory}: trainer state does not fit this run: {type(err).__name__}: {err}"
+            ) from None
 
     def _restore_state(self, tensors: dict, meta: dict, directory: Path) -> None:
         # Optimizer.load_state_dict moves the moments to their parameters' device itself.
@@ -164,7 +181,9 @@ class Trainer:
         if self.ema is not None:
             shadow = {k[len("ema.") :]: v for k, v in tensors.items() if k.startswith("ema.")}
             if not shadow:
-                raise UsageError(f"checkpoint {directory} was trained without EMA; resume with train.ema_decay=0")
+                raise UsageError(
+                    f"checkpoint {directory} was trained without EMA; resume with train.ema_decay=0"
+                )
             self.ema.load(shadow, meta["ema_updates"])
         self.sampler.load(meta["sampler"])
         self.step, self.metrics = int(meta["step"]), meta.get("metrics") or {}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from unigen.errors import UsageError
 from unigen.atomic import atomic_write
+from unigen.errors import UsageError
 
 
 class CSVLog:
@@ -30,7 +30,9 @@ class CSVLog:
         if self.columns is None:
             self.columns = self._existing_columns() or list(row)
         with self.path.open("a", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=self.columns, extrasaction="ignore", lineterminator="\n")
+            writer = csv.DictWriter(
+                handle, fieldnames=self.columns, extrasaction="ignore", lineterminator="\n"
+            )
             if new:
                 writer.writeheader()
             writer.writerow(row)
@@ -58,7 +60,9 @@ class TensorBoardLog:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
-            raise UsageError("train.tensorboard=true needs the tensorboard package: pip install tensorboard") from None
+            raise UsageError(
+                "train.tensorboard=true needs the tensorboard package: pip install tensorboard"
+            ) from None
         self.writer = SummaryWriter(str(directory))
 
     def write(self, row: dict) -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 import yaml
 
 from unigen import checkpoint as ckpt
+from unigen.atomic import atomic_write
 from unigen.config import Recipe, apply_overrides, parse_recipe, recipe_to_dict
 from unigen.errors import UsageError
-from unigen.atomic import atomic_write
 from unigen.models.registry import get_family
 from unigen.training.data import check_records, encode_all, load_records
 from unigen.training.engine import Trainer
@@ -36,7 +36,9 @@ def train(recipe: Recipe, resume=None, on_step=None) -> Path:
     return _run(model, encode_all(model, records, source), recipe, dataset, out_dir, parent, start, on_step)
 
 
-def finetune(checkpoint, data: str, overrides=(), extend_vocab: bool = False, resume=None, on_step=None) -> Path:
+def finetune(
+    checkpoint, data: str, overrides=(), extend_vocab: bool = False, resume=None, on_step=None
+) -> Path:
     """Continue training the model at ``checkpoint`` on ``data`` (a file or dataset name).
 
     The card's recipe is reused with ``data`` and ``overrides`` applied; the new checkpoints
@@ -55,7 +57,10 @@ def finetune(checkpoint, data: str, overrides=(), extend_vocab: bool = False, re
     _check_vocabulary(model, records, source, extend_vocab)
     out_dir = _fresh_out_dir(recipe.train.out_dir)
     seed_everything(recipe.train.seed)
-    parent = {"path": str(parent_dir.resolve()), **{k: parent_card.get(k) for k in ("family", "steps", "dataset", "git_commit")}}
+    parent = {
+        "path": str(parent_dir.resolve()),
+        **{k: parent_card.get(k) for k in ("family", "steps", "dataset", "git_commit")},
+    }
     return _run(model, encode_all(model, records, source), recipe, dataset, out_dir, parent, None, on_step)
 
 
@@ -70,11 +75,17 @@ def _model_to_resume(directory: Path, recipe: Recipe):
     """The model of a checkpoint to resume, checked against the recipe's family and arguments."""
     card = ckpt.read_card(directory)
     if card["family"] != recipe.family:
-        raise UsageError(f"checkpoint {directory} is a '{card['family']}' model; the recipe trains '{recipe.family}'")
+        raise UsageError(
+            f"checkpoint {directory} is a '{card['family']}' model; the recipe trains '{recipe.family}'"
+        )
     wanted = json.loads(json.dumps(dataclasses.asdict(recipe.model)))  # tuples -> lists, as in the card
-    changed = sorted(k for k in set(wanted) | set(card["model_args"]) if wanted.get(k) != card["model_args"].get(k))
+    changed = sorted(
+        k for k in set(wanted) | set(card["model_args"]) if wanted.get(k) != card["model_args"].get(k)
+    )
     if changed:
-        raise UsageError(f"cannot resume {directory}: the recipe changes model arguments {', '.join(changed)}")
+        raise UsageError(
+            f"cannot resume {directory}: the recipe changes model arguments {', '.join(changed)}"
+        )
     return ckpt.build_model(card, directory)
 
 
@@ -116,7 +127,9 @@ def _check_vocabulary(model, records, source: str, extend: bool) -> None:
 def _fresh_out_dir(out_dir: str) -> Path:
     out = Path(out_dir)
     if ckpt.latest_checkpoint(out) is not None:
-        raise UsageError(f"{out} already holds checkpoints; pass --resume {out} to continue, or set train.out_dir")
+        raise UsageError(
+            f"{out} already holds checkpoints; pass --resume {out} to continue, or set train.out_dir"
+        )
     return out
 
 

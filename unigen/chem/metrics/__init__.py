@@ -18,7 +18,9 @@ from functools import partial
 from typing import Callable, Sequence
 
 
-def parallel_map(function: Callable, items: Sequence, n_jobs: int | None = None, progress: bool = False, desc: str = "") -> list:
+def parallel_map(
+    function: Callable, items: Sequence, n_jobs: int | None = None, progress: bool = False, desc: str = ""
+) -> list:
     """``[function(x) for x in items]`` over worker processes, in order, with a progress bar.
 
     ``function`` must be picklable (module-level, or a ``functools.partial`` of one). Chunks are

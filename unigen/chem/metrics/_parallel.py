@@ -10,7 +10,9 @@ from typing import Callable, Sequence
 def resolve_jobs(n_jobs: int | None) -> int:
     """None or 0 -> every available core; otherwise at least 1."""
     if not n_jobs:
-        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+        return max(
+            1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        )
     return max(1, int(n_jobs))
 
 

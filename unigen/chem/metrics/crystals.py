@@ -143,7 +143,9 @@ def site_fingerprint(structure, index: int) -> list[float]:
         weight = nn_data.cn_weights.get(cn, 0)
         out.append(weight)
         for op in ops[cn][1:]:
-            out.append(0 if weight == 0 else weight * _order_parameter(op, structure, index, nn_data.cn_nninfo[cn]))
+            out.append(
+                0 if weight == 0 else weight * _order_parameter(op, structure, index, nn_data.cn_nninfo[cn])
+            )
     return out
 
 
@@ -177,7 +179,9 @@ def _magpie_table() -> dict[int, np.ndarray]:
     with (files("smact") / "data" / "magpie.csv").open() as handle:
         for row in csv.DictReader(handle):
             symbol = row["element"]
-            values = [np.nan if (symbol, f) in _MAGPIE_IMPUTED else float(row[f] or "nan") for f in MAGPIE_FEATURES]
+            values = [
+                np.nan if (symbol, f) in _MAGPIE_IMPUTED else float(row[f] or "nan") for f in MAGPIE_FEATURES
+            ]
             table[Element(symbol).Z] = np.array(values)
     return table
 
@@ -226,7 +230,10 @@ def evaluate_crystal(crystal: Crystal | None, fingerprints: bool = True) -> dict
     """
     if crystal is None:
         return _invalid_record("malformed record")
-    if not (np.isfinite(crystal.lattice).all() and np.isfinite(crystal.frac_coords).all()) or crystal.num_atoms == 0:
+    if (
+        not (np.isfinite(crystal.lattice).all() and np.isfinite(crystal.frac_coords).all())
+        or crystal.num_atoms == 0
+    ):
         return _invalid_record("non-finite or empty structure")
     if crystal.atomic_numbers.min() < 1 or crystal.atomic_numbers.max() > 118:
         return _invalid_record("atomic number outside 1..118")
@@ -268,13 +275,17 @@ def _first_failure(record: dict, fingerprints: bool) -> str | None:
     return None
 
 
-def evaluate_crystals(crystals: Sequence[Crystal | None], fingerprints: bool = True, n_jobs=None, progress=False) -> list[dict]:
+def evaluate_crystals(
+    crystals: Sequence[Crystal | None], fingerprints: bool = True, n_jobs=None, progress=False
+) -> list[dict]:
     """``evaluate_crystal`` over a list, on all cores."""
     work = functools.partial(evaluate_crystal, fingerprints=fingerprints)
     return parallel_map(work, list(crystals), n_jobs, progress, desc="crystal features")
 
 
-def reference_features(reference: Sequence[Crystal], fingerprints: bool = True, n_jobs=None, progress=False) -> dict:
+def reference_features(
+    reference: Sequence[Crystal], fingerprints: bool = True, n_jobs=None, progress=False
+) -> dict:
     """Density, element counts and fingerprints of a reference (test) set.
 
     Returns ``{"density": (M,), "n_elements": (M,), "struct_fp": (M', 61), "comp_fp": (M', 132)}``
@@ -364,7 +375,9 @@ def validity_summary(records: Sequence[dict]) -> dict:
     }
 
 
-def property_distances(records: Sequence[dict], reference: dict, n_samples: int = 1000, seed: int = 0) -> dict:
+def property_distances(
+    records: Sequence[dict], reference: dict, n_samples: int = 1000, seed: int = 0
+) -> dict:
     """Wasserstein distances of density and element count: ``n_samples`` random valid crystals vs reference."""
     valid = [r for r in records if r["valid"]]
     if len(valid) > n_samples:
@@ -411,7 +424,9 @@ def score_crystals(
     if fingerprints and cutoffs is not None:
         result.update(_records_coverage(records, reference, cutoffs))
     elif fingerprints:
-        result["coverage"] = f"skipped: no COV cut-offs (dataset one of {', '.join(COV_CUTOFFS)}, or cov_cutoffs)"
+        result["coverage"] = (
+            f"skipped: no COV cut-offs (dataset one of {', '.join(COV_CUTOFFS)}, or cov_cutoffs)"
+        )
     return result
 
 
@@ -420,7 +435,9 @@ def _records_coverage(records: Sequence[dict], reference: dict, cutoffs: tuple[f
     with_fp = [r for r in records if r["struct_fp"] is not None]
     gen_struct = np.array([r["struct_fp"] for r in with_fp]).reshape(-1, STRUCTURE_FP_SIZE)
     gen_comp = np.array([r["comp_fp"] for r in with_fp]).reshape(-1, COMPOSITION_FP_SIZE)
-    result = coverage(gen_struct, gen_comp, reference["struct_fp"], reference["comp_fp"], *cutoffs, len(records))
+    result = coverage(
+        gen_struct, gen_comp, reference["struct_fp"], reference["comp_fp"], *cutoffs, len(records)
+    )
     return result | {"cov_cutoffs": list(cutoffs)}
 
 

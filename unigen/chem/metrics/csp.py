@@ -93,7 +93,11 @@ def _best_match(job, settings: _MatchSettings) -> dict:
         rmse = _rms_or_none(matcher, candidate, truth_structure, settings.require_valid)
         if rmse is not None and rmse < best:
             best, best_index = rmse, index
-    return {"rmse": None if best_index is None else best, "best_candidate": best_index, "truth_valid": _is_valid(truth)}
+    return {
+        "rmse": None if best_index is None else best,
+        "best_candidate": best_index,
+        "truth_valid": _is_valid(truth),
+    }
 
 
 def _rms_or_none(matcher, candidate: Crystal | None, truth_structure, require_valid: bool) -> float | None:
@@ -121,7 +125,12 @@ def _is_valid(crystal: Crystal) -> bool:
 def _summarise(results: list[dict], k: int) -> dict:
     rmses = [r["rmse"] for r in results if r["rmse"] is not None]
     per_structure = [
-        {"index": i, "matched": r["rmse"] is not None, "rmse": r["rmse"], "best_candidate": r["best_candidate"]}
+        {
+            "index": i,
+            "matched": r["rmse"] is not None,
+            "rmse": r["rmse"],
+            "best_candidate": r["best_candidate"],
+        }
         for i, r in enumerate(results)
     ]
     return {

@@ -49,8 +49,8 @@ def chemnet_activations(smiles: Sequence[str], batch_size: int = 512, progress: 
 
 def fcd_stats(smiles: Sequence[str], cache: bool = True, progress: bool = False) -> FCDStats:
     """Mean and covariance of ChemNet activations; cached on disk when ``cache`` is set."""
-    from unigen.paths import cache_dir
     from unigen.atomic import atomic_write
+    from unigen.paths import cache_dir
 
     smiles = list(smiles)
     path = cache_dir() / "metrics" / f"fcd-{smiles_key(smiles)}.npz"
@@ -73,7 +73,9 @@ def frechet_distance(a: FCDStats, b: FCDStats) -> float:
     return float(calculate_frechet_distance(a.mu, a.sigma, b.mu, b.sigma))
 
 
-def fcd_score(generated: Sequence[str], reference: Sequence[str] | FCDStats, cache_reference: bool = True) -> float:
+def fcd_score(
+    generated: Sequence[str], reference: Sequence[str] | FCDStats, cache_reference: bool = True
+) -> float:
     """FCD between generated SMILES and a reference set (SMILES or precomputed ``FCDStats``).
 
     NaN when either side has fewer than 2 molecules (the covariance is undefined).

@@ -129,14 +129,18 @@ def _chunk_statistics(adjacencies: list) -> list[dict[str, np.ndarray]]:
 def graph_statistics(graphs: Sequence, n_jobs: int | None = None, progress: bool = False) -> list[dict]:
     """Degree / clustering / orbit / spectral statistics per graph, spread over ``n_jobs`` processes."""
     adjacencies = [adjacency_of(g) for g in graphs]
-    return chunked_map(_chunk_statistics, adjacencies, n_jobs, chunk_size=16, progress=progress, desc="graph statistics")
+    return chunked_map(
+        _chunk_statistics, adjacencies, n_jobs, chunk_size=16, progress=progress, desc="graph statistics"
+    )
 
 
 # ---------------------------------------------------------------------------------------
 # MMD between two sets
 
 
-def mmd_from_statistics(ref: list[dict], gen: list[dict], protocol: Protocol, names=STATISTICS) -> dict[str, float]:
+def mmd_from_statistics(
+    ref: list[dict], gen: list[dict], protocol: Protocol, names=STATISTICS
+) -> dict[str, float]:
     """Squared MMD per statistic. ref / gen: outputs of ``graph_statistics``."""
     specs = _protocol(protocol)
     out = {}
@@ -156,7 +160,9 @@ def _protocol(protocol: str) -> dict[str, KernelSpec]:
     return PROTOCOLS[protocol]
 
 
-def graph_mmds(generated, reference, protocol: Protocol = "gdss", names=STATISTICS, n_jobs=None, progress=False):
+def graph_mmds(
+    generated, reference, protocol: Protocol = "gdss", names=STATISTICS, n_jobs=None, progress=False
+):
     """Squared MMD of degree / clustering / orbit / spectral statistics, generated vs reference.
 
     Empty generated graphs are dropped (both originals do so for degree, clustering and spectral;

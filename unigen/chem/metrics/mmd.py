@@ -43,7 +43,9 @@ def _normalise_rows(x: np.ndarray) -> np.ndarray:
     return np.divide(x, total, out=np.zeros_like(x), where=total != 0)
 
 
-def _pairwise_distance(x: np.ndarray, y: np.ndarray, kernel: KernelName, distance_scaling: float) -> np.ndarray:
+def _pairwise_distance(
+    x: np.ndarray, y: np.ndarray, kernel: KernelName, distance_scaling: float
+) -> np.ndarray:
     """(n, w), (m, w) -> (n, m) distances underlying each Gaussian kernel."""
     if kernel == "gaussian_emd":
         cx, cy = np.cumsum(x, axis=1), np.cumsum(y, axis=1)
@@ -56,7 +58,12 @@ def _pairwise_distance(x: np.ndarray, y: np.ndarray, kernel: KernelName, distanc
 
 
 def kernel_matrix(
-    x: np.ndarray, y: np.ndarray, kernel: KernelName, sigma: float = 1.0, distance_scaling: float = 1.0, chunk: int = 256
+    x: np.ndarray,
+    y: np.ndarray,
+    kernel: KernelName,
+    sigma: float = 1.0,
+    distance_scaling: float = 1.0,
+    chunk: int = 256,
 ) -> np.ndarray:
     """Gaussian kernel values k(x_i, y_j) as an (n, m) matrix; rows processed in chunks to bound memory."""
     out = np.empty((len(x), len(y)))

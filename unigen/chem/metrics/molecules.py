@@ -105,8 +105,9 @@ def _scored_chunk(args_chunk: list) -> list:
 
 
 def _canonical_chunk(smiles: list) -> list:
-    from unigen.chem.convert import canonical_smiles
     from rdkit import RDLogger
+
+    from unigen.chem.convert import canonical_smiles
 
     RDLogger.DisableLog("rdApp.*")
     return [canonical_smiles(s) for s in smiles]
@@ -114,15 +115,17 @@ def _canonical_chunk(smiles: list) -> list:
 
 def canonical_list(smiles: Sequence[str], n_jobs=None, progress=False) -> list[str | None]:
     """Canonical SMILES of each entry (None where RDKit rejects it), cached under ``cache_dir()/metrics``."""
+    from unigen.atomic import atomic_write
     from unigen.chem.metrics.fcd import smiles_key
     from unigen.paths import cache_dir
-    from unigen.atomic import atomic_write
 
     smiles = list(smiles)
     path = cache_dir() / "metrics" / f"canonical-{smiles_key(smiles)}.txt"
     if path.exists():
         return [line or None for line in path.read_text().split("\n")]
-    canon = chunked_map(_canonical_chunk, smiles, n_jobs, chunk_size=5000, progress=progress, desc="canonical SMILES")
+    canon = chunked_map(
+        _canonical_chunk, smiles, n_jobs, chunk_size=5000, progress=progress, desc="canonical SMILES"
+    )
     with atomic_write(path) as f:
         f.write("\n".join(c or "" for c in canon))
     return canon
@@ -164,10 +167,10 @@ def _reference_canonical(test_smiles, protocol, n_jobs):
 
 def _nspdk_reference(test_smiles: Sequence[str], n_jobs) -> np.ndarray:
     """Mean NSPDK features of the test molecules, cached by SMILES hash."""
+    from unigen.atomic import atomic_write
     from unigen.chem.metrics.fcd import smiles_key
     from unigen.chem.metrics.nspdk import mean_features
     from unigen.paths import cache_dir
-    from unigen.atomic import atomic_write
 
     path = cache_dir() / "metrics" / f"nspdk-{smiles_key(list(test_smiles))}.npy"
     if path.exists():
@@ -259,7 +262,11 @@ def score_molecules(
     """
     chosen = _check_arguments(smiles, protocol, metrics)
     scored = chunked_map(_scored_chunk, [(s, protocol) for s in smiles], n_jobs, 2500, progress, "validity")
-    train = canonical_set(train_smiles, n_jobs, progress) if train_smiles is not None and "novelty" in chosen else None
+    train = (
+        canonical_set(train_smiles, n_jobs, progress)
+        if train_smiles is not None and "novelty" in chosen
+        else None
+    )
     out = _basic_metrics(scored, train)
     valid = [s for s in scored if s is not None]
     if "fcd" in chosen and test_smiles is not None:

@@ -41,9 +41,21 @@ def evaluate_molecule3d(molecule: Molecule3D | None, protocol: str = "edm") -> d
     try:
         stable, n_stable, n_atoms = stability_3d(molecule)
     except ValueError as err:  # an element outside the bond tables
-        return {"stable": False, "n_stable_atoms": 0, "n_atoms": molecule.num_atoms, "smiles": None, "reason": str(err)}
+        return {
+            "stable": False,
+            "n_stable_atoms": 0,
+            "n_atoms": molecule.num_atoms,
+            "smiles": None,
+            "reason": str(err),
+        }
     smiles, reason = edm_smiles(molecule, single_bonds_only=protocol == "geom")
-    return {"stable": bool(stable), "n_stable_atoms": int(n_stable), "n_atoms": int(n_atoms), "smiles": smiles, "reason": reason}
+    return {
+        "stable": bool(stable),
+        "n_stable_atoms": int(n_stable),
+        "n_atoms": int(n_atoms),
+        "smiles": smiles,
+        "reason": reason,
+    }
 
 
 def edm_smiles(molecule: Molecule3D, single_bonds_only: bool = False) -> tuple[str | None, str | None]:
@@ -64,7 +76,10 @@ def edm_smiles(molecule: Molecule3D, single_bonds_only: bool = False) -> tuple[s
     try:
         Chem.SanitizeMol(mol)
     except Exception as err:  # RDKit raises several sanitisation error types
-        return None, f"RDKit sanitisation failed: {str(err).splitlines()[0] if str(err) else type(err).__name__}"
+        return (
+            None,
+            f"RDKit sanitisation failed: {str(err).splitlines()[0] if str(err) else type(err).__name__}",
+        )
     largest = max(Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=False), key=lambda m: m.GetNumAtoms())
     return _smiles_without_hs(largest), None
 
@@ -99,7 +114,13 @@ def score_molecules3d(
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown 3D protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
-    records = parallel_map(partial(evaluate_molecule3d, protocol=protocol), list(molecules), n_jobs, progress, desc="3D molecules")
+    records = parallel_map(
+        partial(evaluate_molecule3d, protocol=protocol),
+        list(molecules),
+        n_jobs,
+        progress,
+        desc="3D molecules",
+    )
     result = _stability(records)
     result.update(_validity_uniqueness(records))
     if train_smiles is not None:
@@ -110,7 +131,9 @@ def score_molecules3d(
 def _stability(records: Sequence[dict]) -> dict:
     return {
         "n": len(records),
-        "atom_stability": fraction(sum(r["n_stable_atoms"] for r in records), sum(r["n_atoms"] for r in records)),
+        "atom_stability": fraction(
+            sum(r["n_stable_atoms"] for r in records), sum(r["n_atoms"] for r in records)
+        ),
         "mol_stability": fraction(sum(r["stable"] for r in records), len(records)),
     }
 

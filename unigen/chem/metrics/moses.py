@@ -133,7 +133,9 @@ def molecule_record(smiles: str, with_filters: bool = True) -> MolRecord | None:
     if mol is None:
         return None
     fp = np.packbits(morgan_bits(mol))
-    return MolRecord(fp, brics_fragments(mol), murcko_scaffold(mol), passes_filters(mol) if with_filters else True)
+    return MolRecord(
+        fp, brics_fragments(mol), murcko_scaffold(mol), passes_filters(mol) if with_filters else True
+    )
 
 
 def _records_chunk(smiles: list) -> list:
@@ -150,7 +152,9 @@ def _records_chunk_no_filters(smiles: list) -> list:
     return [molecule_record(s, with_filters=False) for s in smiles]
 
 
-def molecule_records(smiles: Sequence[str], with_filters=True, n_jobs=None, progress=False) -> list[MolRecord | None]:
+def molecule_records(
+    smiles: Sequence[str], with_filters=True, n_jobs=None, progress=False
+) -> list[MolRecord | None]:
     """``molecule_record`` for every SMILES, spread over ``n_jobs`` processes (default all cores)."""
     func = _records_chunk if with_filters else _records_chunk_no_filters
     return chunked_map(func, smiles, n_jobs, chunk_size=2000, progress=progress, desc="MOSES features")
@@ -160,7 +164,9 @@ def molecule_records(smiles: Sequence[str], with_filters=True, n_jobs=None, prog
 # set-level metrics
 
 
-def average_agg_tanimoto(stock: np.ndarray, gen: np.ndarray, agg: str = "max", p: int = 1, batch: int = 5000) -> float:
+def average_agg_tanimoto(
+    stock: np.ndarray, gen: np.ndarray, agg: str = "max", p: int = 1, batch: int = 5000
+) -> float:
     """MOSES ``average_agg_tanimoto``: mean over ``gen`` of max (or mean) Tanimoto^p to ``stock``.
 
     stock: (n, 1024) and gen: (m, 1024) 0/1 arrays (or (., 128) packed bits). Empty-vs-empty
@@ -222,28 +228,34 @@ def reference_stats(records: Sequence[MolRecord | None]) -> ReferenceStats:
 
 def cached_reference_stats(smiles: Sequence[str], n_jobs=None, progress=False) -> ReferenceStats:
     """``reference_stats`` of a SMILES list, cached as plain arrays under ``cache_dir()/metrics``."""
+    from unigen.atomic import atomic_write
     from unigen.chem.metrics.fcd import smiles_key
     from unigen.paths import cache_dir
-    from unigen.atomic import atomic_write
 
     path = cache_dir() / "metrics" / f"moses-{smiles_key(list(smiles))}.npz"
     if path.exists():
         with np.load(path, allow_pickle=False) as f:
             return ReferenceStats(
-                f["fps"], Counter(dict(zip(f["frag_keys"].tolist(), f["frag_counts"].tolist()))),
+                f["fps"],
+                Counter(dict(zip(f["frag_keys"].tolist(), f["frag_counts"].tolist()))),
                 Counter(dict(zip(f["scaf_keys"].tolist(), f["scaf_counts"].tolist()))),
             )
     stats = reference_stats(molecule_records(smiles, with_filters=False, n_jobs=n_jobs, progress=progress))
     with atomic_write(path, "wb") as f:
         np.savez(
-            f, fps=stats.fingerprints,
-            frag_keys=np.array(list(stats.fragments), dtype=str), frag_counts=np.array(list(stats.fragments.values())),
-            scaf_keys=np.array(list(stats.scaffolds), dtype=str), scaf_counts=np.array(list(stats.scaffolds.values())),
+            f,
+            fps=stats.fingerprints,
+            frag_keys=np.array(list(stats.fragments), dtype=str),
+            frag_counts=np.array(list(stats.fragments.values())),
+            scaf_keys=np.array(list(stats.scaffolds), dtype=str),
+            scaf_counts=np.array(list(stats.scaffolds.values())),
         )
     return stats
 
 
-def moses_metrics(gen: ReferenceStats, passes: Sequence[bool], refs: dict[str, ReferenceStats]) -> dict[str, float]:
+def moses_metrics(
+    gen: ReferenceStats, passes: Sequence[bool], refs: dict[str, ReferenceStats]
+) -> dict[str, float]:
     """IntDiv, IntDiv2, Filters, and SNN / Frag / Scaf against each named reference set.
 
     gen: statistics of the valid generated molecules; passes: filter result per valid molecule;

@@ -58,7 +58,9 @@ class LabelledGraph(NamedTuple):
 
 def mol_to_labelled_graph(mol) -> LabelledGraph:
     """RDKit Mol -> LabelledGraph with GDSS's labels (atom symbol; int bond order, aromatic -> 1)."""
-    edges = np.array([(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in mol.GetBonds()], np.int64).reshape(-1, 2)
+    edges = np.array([(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in mol.GetBonds()], np.int64).reshape(
+        -1, 2
+    )
     labels = np.array([int(b.GetBondTypeAsDouble()) for b in mol.GetBonds()], np.int64)
     return LabelledGraph(tuple(a.GetSymbol() for a in mol.GetAtoms()), edges, labels)
 
@@ -138,7 +140,9 @@ def _prepare(graphs: Sequence[LabelledGraph]) -> _Batch:
     atom_dist = _bfs_distances(adj, node_mask)
     b_idx = np.arange(len(graphs))[:, None, None]
     n_idx = np.arange(adj.shape[1])[None, :, None]
-    ends = np.minimum(atom_dist[b_idx, n_idx, edges[:, None, :, 0]], atom_dist[b_idx, n_idx, edges[:, None, :, 1]])
+    ends = np.minimum(
+        atom_dist[b_idx, n_idx, edges[:, None, :, 0]], atom_dist[b_idx, n_idx, edges[:, None, :, 1]]
+    )
     edge_dist = np.where(edge_mask[:, None, :], 2 * ends + 1, np.inf)
     dist = np.concatenate([2 * atom_dist, edge_dist], axis=2)
     degrees = np.concatenate([adj.sum(2), np.full(edge_mask.shape, 2.0)], axis=1).astype(_U64)
@@ -190,7 +194,9 @@ def _normalised_features(graphs: Sequence[LabelledGraph]) -> tuple[np.ndarray, n
     block_of = keys // _FEATURE_SIZE
     norms = np.sqrt(np.bincount(block_of, weights=counts.astype(np.float64) ** 2))
     values = counts / norms[block_of]
-    merged_keys, inverse = np.unique((block_of // _NUM_BLOCKS) * _FEATURE_SIZE + keys % _FEATURE_SIZE, return_inverse=True)
+    merged_keys, inverse = np.unique(
+        (block_of // _NUM_BLOCKS) * _FEATURE_SIZE + keys % _FEATURE_SIZE, return_inverse=True
+    )
     merged = np.bincount(inverse, weights=values)
     graph_of = merged_keys // _FEATURE_SIZE
     totals = np.sqrt(np.bincount(graph_of, weights=merged**2))
@@ -223,12 +229,16 @@ def _sum_features_chunk(groups: list) -> list:
     return [_sum_features(graphs) for graphs in groups]
 
 
-def mean_features(graphs: Sequence[LabelledGraph], n_jobs: int | None = None, progress: bool = False) -> np.ndarray:
+def mean_features(
+    graphs: Sequence[LabelledGraph], n_jobs: int | None = None, progress: bool = False
+) -> np.ndarray:
     """Mean NSPDK feature vector (2^16 + 1,) of a set of graphs, spread over ``n_jobs`` processes."""
     graphs = list(graphs)
     chunk = max(256, min(4000, len(graphs) // (2 * resolve_jobs(n_jobs)) + 1))
     groups = [graphs[i : i + chunk] for i in range(0, len(graphs), chunk)]
-    sums = chunked_map(_sum_features_chunk, groups, n_jobs, chunk_size=1, progress=progress, desc="NSPDK features")
+    sums = chunked_map(
+        _sum_features_chunk, groups, n_jobs, chunk_size=1, progress=progress, desc="NSPDK features"
+    )
     return np.sum(sums, axis=0) / max(len(graphs), 1) if sums else np.zeros(_FEATURE_SIZE)
 
 

@@ -28,15 +28,23 @@ NUM_ORBITS = 15
 
 # 4-node graphlets: (number of edges, max degree in the subgraph, degree of the node) -> orbit
 _ORBIT_OF = {
-    (3, 2, 1): 4, (3, 2, 2): 5,  # path P4
-    (3, 3, 1): 6, (3, 3, 3): 7,  # star
+    (3, 2, 1): 4,
+    (3, 2, 2): 5,  # path P4
+    (3, 3, 1): 6,
+    (3, 3, 3): 7,  # star
     (4, 2, 2): 8,  # C4
-    (4, 3, 1): 9, (4, 3, 2): 10, (4, 3, 3): 11,  # paw
-    (5, 3, 2): 12, (5, 3, 3): 13,  # diamond
+    (4, 3, 1): 9,
+    (4, 3, 2): 10,
+    (4, 3, 3): 11,  # paw
+    (5, 3, 2): 12,
+    (5, 3, 3): 13,  # diamond
     (6, 3, 3): 14,  # K4
 }
 _ORBIT_OF_3 = {  # 3-node graphlets: path, triangle
-    (2, 2, 1): 1, (2, 2, 2): 2, (3, 2, 2): 3}
+    (2, 2, 1): 1,
+    (2, 2, 2): 2,
+    (3, 2, 2): 3,
+}
 
 
 def classify_subgraph(sub: np.ndarray) -> np.ndarray | None:

@@ -10,7 +10,9 @@ import numpy as np
 
 def scalar_items(metrics: dict) -> list[tuple[str, object]]:
     """The (name, value) pairs worth a table row: numbers, strings, booleans and None."""
-    return [(k, v) for k, v in metrics.items() if v is None or isinstance(v, (int, float, str, bool, np.number))]
+    return [
+        (k, v) for k, v in metrics.items() if v is None or isinstance(v, (int, float, str, bool, np.number))
+    ]
 
 
 def format_value(value) -> str:

@@ -24,7 +24,10 @@ INDEX_COLUMNS = ("", "Unnamed: 0")  # pandas' saved index column
 
 def cdvae_files(name: str, sha256: dict[str, str | None], note: str = "") -> tuple[RawFile, ...]:
     """RawFiles for ``data/<name>/<split>.csv`` of the CDVAE repository."""
-    return tuple(RawFile(f"{name}/{split}.csv", f"{CDVAE}/{name}/{split}.csv", sha, note=note) for split, sha in sha256.items())
+    return tuple(
+        RawFile(f"{name}/{split}.csv", f"{CDVAE}/{name}/{split}.csv", sha, note=note)
+        for split, sha in sha256.items()
+    )
 
 
 class CdvaeCrystals(Dataset):
@@ -87,7 +90,9 @@ def cif_to_crystal(cif: str, process: dict, path: Path, row: int):
         canonical = Lattice.from_parameters(*structure.lattice.parameters)
         return pymatgen_to_crystal(Structure(canonical, structure.species, structure.frac_coords))
     except Exception as err:  # pymatgen raises many types for a bad CIF
-        raise RecordError(str(path), f"data row {row}", f"unreadable CIF ({type(err).__name__}: {err})") from None
+        raise RecordError(
+            str(path), f"data row {row}", f"unreadable CIF ({type(err).__name__}: {err})"
+        ) from None
 
 
 def _value(text: str, column: str):

@@ -25,9 +25,15 @@ from unigen.data.registry import Dataset, RawFile
 from unigen.errors import UnigenError, UsageError
 
 GDSS = "https://raw.githubusercontent.com/harryjo97/GDSS/24cc490e0c5b39cbd265fda33ab2bc8b528d4454/data"
-GDSS_PLANAR_SBM = "https://raw.githubusercontent.com/harryjo97/GDSS/1127850c62fbdf22f44711cae3f07e4d5a5cde99/data"
+GDSS_PLANAR_SBM = (
+    "https://raw.githubusercontent.com/harryjo97/GDSS/1127850c62fbdf22f44711cae3f07e4d5a5cde99/data"
+)
 ESGG = "https://raw.githubusercontent.com/AndreasBergmeister/graph-generation/462597836ac8902d0b61d67aaa88ffc1c42729c2/data"
-SPLITS_OF = {"gdss": ("train", "test", "all"), "tu": ("train", "test", "all"), "spectre": ("train", "val", "test", "all")}
+SPLITS_OF = {
+    "gdss": ("train", "test", "all"),
+    "tu": ("train", "test", "all"),
+    "spectre": ("train", "val", "test", "all"),
+}
 
 
 class PickledGraphs(Dataset):
@@ -54,7 +60,9 @@ class PickledGraphs(Dataset):
     def load(self, split, options) -> Sequence:
         layout = self.sources[options["source"]][1]
         if split not in SPLITS_OF[layout]:
-            raise UsageError(f"{self.name} (source={options['source']}) has no split {split!r}; splits: {', '.join(SPLITS_OF[layout])}")
+            raise UsageError(
+                f"{self.name} (source={options['source']}) has no split {split!r}; splits: {', '.join(SPLITS_OF[layout])}"
+            )
         paths = self.require(split, options)
         where = cache_path(self.name, paths[0].stem, paths, {"layout": layout}, self.version)
         arrays = cached(where, lambda: read_graphs(paths, layout))
@@ -72,7 +80,11 @@ def read_graphs(paths: list[Path], layout: str) -> dict:
         test_size = int(0.2 * len(data))
         labelled = [("test" if k < test_size else "train", g) for k, g in enumerate(data)]
     else:
-        _expect(isinstance(data, dict) and {"train", "val", "test"} <= set(data), path, "a dict with train/val/test lists")
+        _expect(
+            isinstance(data, dict) and {"train", "val", "test"} <= set(data),
+            path,
+            "a dict with train/val/test lists",
+        )
         labelled = [(split, g) for split in ("train", "val", "test") for g in data[split]]
     return pack_networkx(labelled, path)
 
@@ -93,7 +105,9 @@ def read_tu_graphs(edges: Path, indicator: Path, min_nodes: int = 10, max_nodes:
     whole.add_nodes_from(range(1, len(graph_of_node) + 1))
     whole.remove_nodes_from(list(nx.isolates(whole)))
     node_ids = np.arange(1, len(graph_of_node) + 1)
-    subgraphs = (whole.subgraph(node_ids[graph_of_node == k].tolist()) for k in range(1, graph_of_node.max() + 1))
+    subgraphs = (
+        whole.subgraph(node_ids[graph_of_node == k].tolist()) for k in range(1, graph_of_node.max() + 1)
+    )
     return [g for g in subgraphs if min_nodes <= g.number_of_nodes() <= max_nodes]
 
 
@@ -112,7 +126,10 @@ def split_positions(arrays: dict, split: str) -> np.ndarray:
 
     if split == "all":
         return np.arange(len(arrays["num_nodes"]))
-    names = [unpack_string(arrays["meta.str.split"], arrays["meta.ptr.split"], k) for k in range(len(arrays["num_nodes"]))]
+    names = [
+        unpack_string(arrays["meta.str.split"], arrays["meta.ptr.split"], k)
+        for k in range(len(arrays["num_nodes"]))
+    ]
     return np.array([k for k, name in enumerate(names) if name == split], np.int64)
 
 

@@ -27,7 +27,12 @@ class SmilesDataset(Dataset):
 
     kind = "molgraph"
     defaults = {"kekulize": True, "explicit_hs": False, "keep_h_counts": False, "lazy": False}
-    choices = {"kekulize": (True, False), "explicit_hs": (True, False), "keep_h_counts": (True, False), "lazy": (True, False)}
+    choices = {
+        "kekulize": (True, False),
+        "explicit_hs": (True, False),
+        "keep_h_counts": (True, False),
+        "lazy": (True, False),
+    }
 
     def source(self, split: str, options: dict) -> Path:
         return self.require(split, options)[0]
@@ -57,7 +62,9 @@ class SmilesDataset(Dataset):
         path, smiles, rows = self.split_rows(split, options)
         convert = {k: options[k] for k in CONVERT_OPTIONS}
         if options["lazy"]:
-            return LazyMolGraphs([smiles[r] for r in rows.tolist()], rows, convert, str(path), self.extra_meta(rows))
+            return LazyMolGraphs(
+                [smiles[r] for r in rows.tolist()], rows, convert, str(path), self.extra_meta(rows)
+            )
         where = cache_path(self.name, path.name.split(".")[0], [path], convert, self.version)
         arrays = load_cached(where)
         if arrays is None and options["limit"] is not None:  # a small peek: convert just these rows
@@ -72,7 +79,9 @@ class SmilesDataset(Dataset):
         if not graphs:
             raise UnigenError(f"{path}: none of the {len(rows)} SMILES requested could be converted")
         kept_rows = rows[kept]
-        meta = {"smiles": [g.meta["smiles"] for g in graphs], "row": kept_rows.tolist()} | self.extra_meta(kept_rows)
+        meta = {"smiles": [g.meta["smiles"] for g in graphs], "row": kept_rows.tolist()} | self.extra_meta(
+            kept_rows
+        )
         arrays = pack(graphs, meta)
         arrays["failed_rows"] = rows[failed]
         return arrays
@@ -82,7 +91,10 @@ class SmilesDataset(Dataset):
         position = {r: k for k, r in enumerate(arrays["meta.int.row"].tolist())}
         missing = [r for r in rows.tolist() if r not in position]
         if missing:
-            warnings.warn(f"{self.name}/{split}: {len(missing)} SMILES could not be converted and are skipped (first row {missing[0]})", stacklevel=3)
+            warnings.warn(
+                f"{self.name}/{split}: {len(missing)} SMILES could not be converted and are skipped (first row {missing[0]})",
+                stacklevel=3,
+            )
         return PackedStructures(arrays, [position[r] for r in rows.tolist() if r in position])
 
 
@@ -106,7 +118,9 @@ class LazyMolGraphs(Sequence):
     ``extra``: more per-molecule metadata columns, aligned with ``smiles``.
     """
 
-    def __init__(self, smiles: list[str], rows: np.ndarray, convert: dict, source: str, extra: dict | None = None):
+    def __init__(
+        self, smiles: list[str], rows: np.ndarray, convert: dict, source: str, extra: dict | None = None
+    ):
         self.smiles_list, self.rows, self.convert, self.source = smiles, rows, convert, source
         self.extra = extra or {}
 
@@ -136,5 +150,7 @@ def read_lines(path: Path, header: str | None) -> list[str]:
     with opener(path, "rt", encoding="utf-8") as handle:
         lines = handle.read().splitlines()
     if header is not None and (not lines or lines[0].strip().lower() != header.lower()):
-        raise RecordError(str(path), 1, f"expected header {header!r}, got {lines[0][:40] if lines else 'an empty file'!r}")
+        raise RecordError(
+            str(path), 1, f"expected header {header!r}, got {lines[0][:40] if lines else 'an empty file'!r}"
+        )
     return [line.strip() for line in lines[1 if header else 0 :] if line.strip()]

@@ -14,7 +14,9 @@ from unigen.data.registry import Dataset, RawFile, register
 from unigen.errors import UnigenError
 from unigen.structures import Graph
 
-SPECTRE = "https://raw.githubusercontent.com/KarolisMart/SPECTRE/f676c0d55fe0eba2fbf10133291c9aeac89423e6/data"
+SPECTRE = (
+    "https://raw.githubusercontent.com/KarolisMart/SPECTRE/f676c0d55fe0eba2fbf10133291c9aeac89423e6/data"
+)
 NUM_GRAPHS, SEED = 100, 0
 
 
@@ -44,11 +46,15 @@ class Comm20(Dataset):
     name = "comm20"
     kind = "graph"
     splits = ("train", "val", "test", "all")
-    files = (RawFile("spectre/community_12_21_100.pt", f"{SPECTRE}/community_12_21_100.pt", "cf4407da67a29eb4"),)
+    files = (
+        RawFile("spectre/community_12_21_100.pt", f"{SPECTRE}/community_12_21_100.pt", "cf4407da67a29eb4"),
+    )
 
     def load(self, split, options) -> Sequence:
         (path,) = self.require(split, options)
-        arrays = cached(cache_path(self.name, path.stem, [path], {"seed": SEED}, self.version), lambda: read_comm20(path))
+        arrays = cached(
+            cache_path(self.name, path.stem, [path], {"seed": SEED}, self.version), lambda: read_comm20(path)
+        )
         return PackedStructures(arrays, split_positions(arrays, split))[: options["limit"]]
 
 
@@ -71,7 +77,9 @@ def read_comm20(path: Path) -> dict:
     try:
         adjs = torch.load(path, weights_only=True, map_location="cpu")[0]
     except Exception as err:  # torch raises UnpicklingError / RuntimeError for foreign content
-        raise UnigenError(f"{path}: not a SPECTRE graph file ({type(err).__name__}: {str(err).splitlines()[0]})") from None
+        raise UnigenError(
+            f"{path}: not a SPECTRE graph file ({type(err).__name__}: {str(err).splitlines()[0]})"
+        ) from None
     if len(adjs) != NUM_GRAPHS:
         raise UnigenError(f"{path}: expected {NUM_GRAPHS} adjacency matrices, found {len(adjs)}")
     graphs = [Graph.from_adjacency(np.asarray(a.numpy()) != 0) for a in adjs]

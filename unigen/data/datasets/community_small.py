@@ -27,4 +27,9 @@ class CommunitySmall(PickledGraphs):
 
     name = "community_small"
     splits = ("train", "test", "all")
-    sources = {"gdss": ((RawFile("gdss_graphs/community_small.pkl", f"{GDSS}/community_small.pkl", "ee0390de8ca9855e"),), "gdss")}
+    sources = {
+        "gdss": (
+            (RawFile("gdss_graphs/community_small.pkl", f"{GDSS}/community_small.pkl", "ee0390de8ca9855e"),),
+            "gdss",
+        )
+    }

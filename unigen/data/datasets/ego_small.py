@@ -27,4 +27,6 @@ class EgoSmall(PickledGraphs):
 
     name = "ego_small"
     splits = ("train", "test", "all")
-    sources = {"gdss": ((RawFile("gdss_graphs/ego_small.pkl", f"{GDSS}/ego_small.pkl", "eb1af8c309492974"),), "gdss")}
+    sources = {
+        "gdss": ((RawFile("gdss_graphs/ego_small.pkl", f"{GDSS}/ego_small.pkl", "eb1af8c309492974"),), "gdss")
+    }

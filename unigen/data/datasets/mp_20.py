@@ -5,7 +5,9 @@ from __future__ import annotations
 from unigen.data.datasets._cdvae import CdvaeCrystals, cdvae_files
 from unigen.data.registry import RawFile, register
 
-OPRYAN90 = "https://raw.githubusercontent.com/OPRYAN90/cdvae/437566befc3b53756d8b18f1fe885fbae84e49a6/data/mp_20"
+OPRYAN90 = (
+    "https://raw.githubusercontent.com/OPRYAN90/cdvae/437566befc3b53756d8b18f1fe885fbae84e49a6/data/mp_20"
+)
 
 
 @register

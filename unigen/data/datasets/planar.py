@@ -30,5 +30,8 @@ class Planar(PickledGraphs):
     splits = ("train", "val", "test", "all")
     sources = {
         "spectre": ((RawFile("spectre/planar.pkl", f"{ESGG}/planar.pkl", "dc93ab0836849352"),), "spectre"),
-        "gdss": ((RawFile("gdss_graphs/planar.pkl", f"{GDSS_PLANAR_SBM}/planar.pkl", "b8591828181e3d5c"),), "gdss"),
+        "gdss": (
+            (RawFile("gdss_graphs/planar.pkl", f"{GDSS_PLANAR_SBM}/planar.pkl", "b8591828181e3d5c"),),
+            "gdss",
+        ),
     }

@@ -11,7 +11,9 @@ from unigen.data.registry import RawFile, register
 from unigen.errors import UnigenError
 
 GDSS = "https://raw.githubusercontent.com/harryjo97/GDSS/24cc490e0c5b39cbd265fda33ab2bc8b528d4454/data"
-SELFIES = "https://raw.githubusercontent.com/aspuru-guzik-group/selfies/eb6177e5f20cfd8787f2ac4423f5b38dce6eeeb8"
+SELFIES = (
+    "https://raw.githubusercontent.com/aspuru-guzik-group/selfies/eb6177e5f20cfd8787f2ac4423f5b38dce6eeeb8"
+)
 NUM_MOLECULES = 133_885
 
 

@@ -61,7 +61,11 @@ class QM9_3D(Dataset):
         if split == "all":
             return included
         perm = np.random.RandomState(0).permutation(len(included))
-        bounds = {"train": (0, EDM_TRAIN), "valid": (EDM_TRAIN, EDM_TRAIN + EDM_VALID), "test": (EDM_TRAIN + EDM_VALID, None)}
+        bounds = {
+            "train": (0, EDM_TRAIN),
+            "valid": (EDM_TRAIN, EDM_TRAIN + EDM_VALID),
+            "test": (EDM_TRAIN + EDM_VALID, None),
+        }
         lo, hi = bounds[split]
         return included[perm[lo:hi]]
 
@@ -81,7 +85,9 @@ class QM9_3D(Dataset):
         position = {g: k for k, g in enumerate(arrays["meta.int.gdb_id"].tolist())}
         absent = [g for g in ids.tolist() if g not in position]
         if absent:
-            raise UnigenError(f"{csv_path}: {len(absent)} molecules of split {split} are missing (first GDB id {absent[0]})")
+            raise UnigenError(
+                f"{csv_path}: {len(absent)} molecules of split {split} are missing (first GDB id {absent[0]})"
+            )
         return PackedStructures(arrays, [position[g] for g in ids.tolist()])
 
 
@@ -119,7 +125,9 @@ def parse_row(header: list[str], row: list[str], path: Path, line: int) -> tuple
         meta = {"gdb_id": int(row[0]), "smiles": row[1]} | {k: float(v) for k, v in zip(header[5:], row[5:])}
         return Molecule3D(numbers, positions, meta=meta), meta
     except (ValueError, KeyError, IndexError) as err:
-        raise RecordError(str(path), f"line {line}", f"unparsable molecule ({type(err).__name__}: {err})") from None
+        raise RecordError(
+            str(path), f"line {line}", f"unparsable molecule ({type(err).__name__}: {err})"
+        ) from None
 
 
 def pack_rows(rows) -> dict:
@@ -135,4 +143,6 @@ def check_ids(arrays: dict, included: np.ndarray, path: Path) -> None:
     """The CSV must hold exactly the characterized molecules (the split refers to them)."""
     ids = np.sort(arrays["meta.int.gdb_id"])
     if len(ids) != len(included) or not np.array_equal(ids, included):
-        raise UnigenError(f"{path}: GDB ids differ from 1..{NUM_GDB} minus the uncharacterized list; the EDM split would be wrong")
+        raise UnigenError(
+            f"{path}: GDB ids differ from 1..{NUM_GDB} minus the uncharacterized list; the EDM split would be wrong"
+        )

@@ -12,7 +12,9 @@ from unigen.data.registry import RawFile, register
 from unigen.errors import RecordError, UnigenError
 
 GDSS = "https://raw.githubusercontent.com/harryjo97/GDSS/24cc490e0c5b39cbd265fda33ab2bc8b528d4454/data"
-CHEMICAL_VAE = "https://raw.githubusercontent.com/aspuru-guzik-group/chemical_vae/master/models/zinc_properties"
+CHEMICAL_VAE = (
+    "https://raw.githubusercontent.com/aspuru-guzik-group/chemical_vae/master/models/zinc_properties"
+)
 NUM_MOLECULES = 249_455
 
 
@@ -65,7 +67,9 @@ class Zinc250k(SmilesDataset):
             column = header.index("smiles")
             smiles = [row[column].strip() for row in reader]
         if len(smiles) != NUM_MOLECULES:
-            raise UnigenError(f"{path}: expected {NUM_MOLECULES} rows (the split indices refer to them), found {len(smiles)}")
+            raise UnigenError(
+                f"{path}: expected {NUM_MOLECULES} rows (the split indices refer to them), found {len(smiles)}"
+            )
         return smiles
 
     def rows(self, split, options, n):
