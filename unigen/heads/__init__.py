@@ -12,11 +12,14 @@ PairScoreHead       pair states ``pair (B, N, N, p)`` -> symmetric scores ``(B, 
 TokenHead           node / token states ``(..., d)`` -> logits ``(..., V)``; grows new rows
 VectorHead          a :class:`~unigen.backbone.BackboneOutput` with geometry -> equivariant
                     vectors ``(B, N, 3)`` | ``(N, 3)`` (EGNN-style)
+DiffusionHead       noised slot numbers ``(M, D)``, steps ``(M,)``, hidden states ``(M, d)`` -> noise
+                    and learned-variance outputs ``(M, D)`` each (UniGenX / MAR, adaptive norm)
 ==================  ==========================================================================
 """
 
+from unigen.heads.diffusion import DiffusionHead
 from unigen.heads.score import NodeScoreHead, PairScoreHead
 from unigen.heads.token import TokenHead
 from unigen.heads.vector import VectorHead
 
-__all__ = ["NodeScoreHead", "PairScoreHead", "TokenHead", "VectorHead"]
+__all__ = ["DiffusionHead", "NodeScoreHead", "PairScoreHead", "TokenHead", "VectorHead"]
