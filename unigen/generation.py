@@ -13,7 +13,8 @@ hands the records to ``unigen.chem.summary``.
 Seeds: batch ``k`` of a run with seed ``s`` draws from its own generator (seed ``s`` for the
 first batch, a hash of ``(s, k)`` after), so the output depends on ``s``, ``n`` and the batch
 size only, not on how many processes share the work. Under ``torchrun`` each rank samples the
-batches ``k = rank, rank + world, ...`` and rank 0 receives them all, in batch order.
+batches ``k = rank, rank + world, ...``; rank 0 receives them all, in batch order, and
+alone summarises them (the other ranks return an empty result).
 """
 
 from __future__ import annotations
@@ -56,7 +57,10 @@ def generate(
         decoded[k] = model.decode(raw)
     if bar is not None:
         bar.close()
-    merged = {k: v for part in gather_objects(world, decoded) for k, v in part.items()}
+    parts = gather_objects(world, decoded)
+    if not world.is_main:  # rank 0 summarises and writes; the others only sampled
+        return GenerationResult([], {})
+    merged = {k: v for part in parts for k, v in part.items()}
     records = [record for k in sorted(merged) for record in merged[k]]
     from unigen.chem.summary import summarise
 

@@ -422,9 +422,10 @@ class FamilyContract:
         return model.collate([model.encode(r) for r in self.records()])
 
     def _loss(self, model, batch, seed: int = 0):
+        from unigen.models.registry import split_loss
+
         torch.manual_seed(seed)
-        out = model.loss(batch)
-        return out[0] if isinstance(out, tuple) else out
+        return split_loss(model.loss(batch))[0]
 
     def _sample(self, model, seed: int):
         options = model.sampling_options(**self.sampling)

@@ -164,6 +164,14 @@ class FamilyModel(torch.nn.Module):
         return tensors
 
 
+def split_loss(out) -> tuple[torch.Tensor, dict]:
+    """What ``loss`` returned -> ``(scalar loss, {name: float})`` (see ``FamilyModel.loss``)."""
+    if isinstance(out, tuple):
+        loss, extras = out
+        return loss, {k: float(v) for k, v in extras.items()}
+    return out, {}
+
+
 def register_family(name: str):
     """Class decorator: make ``cls`` available as family ``name``."""
 

@@ -22,6 +22,7 @@ import unigen.distributed as distributed
 from unigen import checkpoint as ckpt
 from unigen.config import TrainConfig
 from unigen.errors import UnigenError, UsageError
+from unigen.models.registry import split_loss
 from unigen.training.ema import EMA
 from unigen.training.logs import CSVLog, TensorBoardLog
 from unigen.training.sampler import EpochSampler
@@ -106,7 +107,7 @@ class Trainer:
             group["lr"] = lr
         batch = _to_device(model.collate([self.examples[i] for i in self.sampler.next_batch()]), device)
         with autocast:
-            loss, extras = _split_loss(wrapped(batch))
+            loss, extras = split_loss(wrapped(batch))
         if not torch.isfinite(loss):
             raise UnigenError(
                 f"training loss became {loss.item()} at step {self.step + 1}; try a lower train.lr or train.grad_clip"
@@ -248,13 +249,6 @@ def _progress_bar(cfg: TrainConfig, start: int, enabled: bool):
     from tqdm.auto import tqdm
 
     return tqdm(total=cfg.steps, initial=start, disable=not enabled, desc="train", dynamic_ncols=True)
-
-
-def _split_loss(out) -> tuple[torch.Tensor, dict]:
-    if isinstance(out, tuple):
-        loss, extras = out
-        return loss, {k: float(v) for k, v in extras.items()}
-    return out, {}
 
 
 def _to_device(obj, device):
