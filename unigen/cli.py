@@ -19,6 +19,7 @@ COMMANDS = {
     "env": ("env", "Print versions, devices, data directory and optional accelerators."),
     "finetune": ("finetune", "Fine-tune a checkpoint on your own data."),
     "generate": ("generate", "Generate molecules or graphs with a trained model."),
+    "predict-structure": ("predict_structure", "Predict crystal structures from a formula (UniGenX)."),
     "score": ("score", "Score generated structures with the field's standard metrics."),
     "tokenize": ("tokenize", "Tokenize 3D structures with the octree tokenizer."),
     "train": ("train", "Train a model from a recipe."),

@@ -42,6 +42,9 @@ class DataConfig:
     limit: int | None = None  # keep only the first `limit` records (smoke runs)
     skip_bad_records: bool = False  # skip unreadable records in a file instead of failing
     options: dict = field(default_factory=dict)  # extra keyword arguments for load_dataset
+    # more sources appended to this one, each a mapping like this section without ``extra``
+    # (e.g. Perov-5 val plus the real train rows of its dev subset)
+    extra: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -217,8 +220,12 @@ def _interpolate(obj, shared: dict, source: str, where: str = ""):
 # Validation
 
 
-def _data_config(mapping, source: str) -> DataConfig:
-    data = from_dict(DataConfig, mapping, "data", source)
+def _data_config(mapping, source: str, section: str = "data") -> DataConfig:
+    data = from_dict(DataConfig, mapping, section, source)
     if (data.dataset is None) == (data.path is None):
-        raise UsageError(f"{source}: section 'data' needs exactly one of 'dataset' or 'path'")
+        raise UsageError(f"{source}: section '{section}' needs exactly one of 'dataset' or 'path'")
+    for k, more in enumerate(data.extra):
+        if not isinstance(more, dict) or "extra" in more:
+            raise UsageError(f"{source}: {section}.extra[{k}] must be a mapping without its own 'extra'")
+        _data_config(more, source, f"{section}.extra[{k}]")
     return data

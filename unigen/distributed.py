@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 
@@ -85,3 +86,11 @@ def gather_objects(world: World, obj) -> list:
     out = [None] * world.size
     dist.all_gather_object(out, obj)
     return out
+
+
+def batch_seed(seed: int, k: int) -> int:
+    """The seed of batch ``k``: ``seed`` itself for the first, a 63-bit hash of ``(seed, k)`` after."""
+    if k == 0:
+        return seed
+    digest = hashlib.blake2b(f"{seed}:{k}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & (2**63 - 1)

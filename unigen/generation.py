@@ -19,7 +19,6 @@ alone summarises them (the other ranks return an empty result).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 import torch
@@ -37,7 +36,7 @@ def generate(
     model, n: int, seed: int = 0, batch_size: int = 1000, progress: bool = False, conditions=None, **options
 ) -> GenerationResult:
     """Draw ``n`` samples in batches of ``batch_size`` and summarise them (rank 0 under torchrun)."""
-    from unigen.distributed import gather_objects, init_world
+    from unigen.distributed import batch_seed, gather_objects, init_world
 
     if n < 1:
         raise UsageError(f"number of samples must be positive, got {n}")
@@ -67,14 +66,6 @@ def generate(
     hashes = getattr(model, "train_hashes", None)
     written, summary = summarise(records, None if hashes is None else hashes.cpu().numpy())
     return GenerationResult(written, summary)
-
-
-def batch_seed(seed: int, k: int) -> int:
-    """The seed of batch ``k``: ``seed`` itself for the first, a 63-bit hash of ``(seed, k)`` after."""
-    if k == 0:
-        return seed
-    digest = hashlib.blake2b(f"{seed}:{k}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") & (2**63 - 1)
 
 
 def _progress_bar(total_steps: int, enabled: bool):

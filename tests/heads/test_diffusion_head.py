@@ -70,3 +70,40 @@ def test_learns_the_noise_of_a_conditioned_toy_task():
 def test_bad_sizes():
     with pytest.raises(ValueError, match="width >= 1"):
         DiffusionHead(cond_dim=3, width=0)
+
+
+def test_alone_it_recovers_a_1d_two_mode_mixture():
+    """x0 = +-1 (+ 0.05 noise), equal weights, one constant hidden state: trained with the hybrid
+    loss and sampled with 50 ancestral steps, the samples sit on both modes in equal shares."""
+    from unigen.samplers.slot_ar import sample_slots
+
+    torch.manual_seed(0)
+    head = DiffusionHead(cond_dim=4, width=64, depth=2, num_values=1)
+    process = GaussianDiffusion(1000)
+    optimizer = torch.optim.Adam(head.parameters(), lr=2e-3)
+    z = torch.zeros(256, 4)
+    for _ in range(800):
+        x0 = torch.where(torch.rand(256, 1) < 0.5, -1.0, 1.0) + 0.05 * torch.randn(256, 1)
+        t = process.sample_t(256)
+        noise = torch.randn_like(x0)
+        x_t = process.add_noise(x0, t, noise)
+        eps, v = head(x_t, t, z)
+        loss = process.loss(x0, x_t, t, noise, eps, v)["loss"].mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    class OneHiddenState:
+        def start(self):
+            return torch.zeros(2000, 4)
+
+        def denoise(self, x_t, t, hidden):
+            return head(x_t, t, hidden)
+
+    with torch.no_grad():
+        x = sample_slots(OneHiddenState(), process.with_steps(50), 1, 1, solver="ddpm",
+                         generator=torch.Generator().manual_seed(0), clip_x0=3.0)[:, 0, 0]  # fmt: skip
+    near_a_mode = ((x.abs() - 1).abs() < 0.25).float().mean()
+    upper_share = (x > 0).float().mean()
+    assert near_a_mode > 0.9, near_a_mode
+    assert 0.4 < upper_share < 0.6, upper_share

@@ -256,3 +256,17 @@ def test_module_imports_torch_only():
     names = {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
     names |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert names == {"__future__", "math", "torch"}
+
+
+def test_clip_x0_bounds_the_implied_clean_value_and_is_a_no_op_inside_the_bound():
+    process = GaussianDiffusion(1000, learned_variance=False).with_steps(10)
+    x_t = torch.full((4, 3), 0.5, dtype=torch.float64)
+    wrong_eps = torch.full((4, 3), -30.0, dtype=torch.float64)
+    final, _ = process.ddim_step(x_t, 0, wrong_eps, clip_x0=2.0)  # the last step returns x0 itself
+    assert final.abs().max() <= 2.0 + 1e-12
+    good_eps = torch.zeros_like(x_t)
+    t = int(process.timesteps[4])
+    for step in (process.ddim_step, process.ddpm_step):
+        kwargs = {"noise": torch.zeros_like(x_t)}
+        clipped = step(x_t, t, good_eps, clip_x0=50.0, **kwargs)[0]
+        assert torch.allclose(clipped, step(x_t, t, good_eps, **kwargs)[0])

@@ -369,3 +369,15 @@ def test_every_test_cif_round_trips(name):
     assert all(
         matcher.fit(crystal_to_pymatgen(c), crystal_to_pymatgen(tok.decode(tok.encode(c)))) for c in sample
     )
+
+
+def test_group_order_by_atomic_number_makes_the_prompt_independent_of_the_input_order():
+    assert site_order(np.array([8, 38, 22, 8, 8]), group_order="atomic_number").tolist() == [0, 3, 4, 2, 1]
+    tokenizer = CrystalSequenceTokenizer(group_order="atomic_number")
+    orders = ([38, 22, 8, 8, 8], [8, 8, 8, 22, 38], [22, 8, 38, 8, 8])
+    prompts = [tokenizer.prompt(z).ids for z in orders]
+    assert all(np.array_equal(p, prompts[0]) for p in prompts)
+    restored = CrystalSequenceTokenizer.from_state_dict(tokenizer.state_dict())
+    assert restored.group_order == "atomic_number"
+    with pytest.raises(UsageError, match="group_order"):
+        CrystalSequenceTokenizer(group_order="alphabetical")

@@ -48,6 +48,8 @@ TOKENS: Final[str] = "tokens"  # (B, N) int64  token ids of the tokenizer's voca
 POSITIONS: Final[str] = "positions"  # (B, N) int64  1-D rotary position of each token (default: its index)
 BLOCK_ID: Final[str] = "block_id"  # (B, N) int64  PARD block of each node (0 = first block)
 IS_TARGET: Final[str] = "is_target"  # (B, N) bool  True = node of the block being generated (PARD's virtual copies)
+IS_SLOT: Final[str] = "is_slot"  # (B, N) bool  True = a numeric slot (UniGenX); False on padding
+SLOT_VALUES: Final[str] = "slot_values"  # (B, N, 3) float  the numbers of each slot (model units); 0 elsewhere
 
 # -- diffusion time and conditions ------------------------------------------------------
 TIME: Final[str] = "t"  # (B,) float  diffusion time in [eps, 1] (continuous) or int64 step index (discrete)
@@ -55,6 +57,6 @@ COND: Final[str] = "cond"  # (B, C) float  conditioning values (target propertie
 
 ALL: Final[tuple[str, ...]] = (
     NODE_MASK, X, ATOMIC_NUMBERS, ATOM_TYPES, VALENCE, ADJ, BONDS, PAIR_MASK, EDGE_INDEX, EDGE_ATTR, BATCH,
-    POS, FRAC_COORDS, LATTICE, TOKENS, POSITIONS, BLOCK_ID, IS_TARGET, TIME, COND,
+    POS, FRAC_COORDS, LATTICE, TOKENS, POSITIONS, BLOCK_ID, IS_TARGET, IS_SLOT, SLOT_VALUES, TIME, COND,
 )  # every field above, in declaration order
 # fmt: on

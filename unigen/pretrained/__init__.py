@@ -11,6 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_MODEL = "gdss-qm9"
+DEFAULT_CSP_MODEL = "unigenx-perov5"  # unigen predict-structure
 
 
 def available() -> list[str]:

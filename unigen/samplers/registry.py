@@ -54,3 +54,4 @@ def get_sampler(name: str, kind: str) -> SamplerEntry:
 @functools.cache
 def _load_builtin() -> None:
     import unigen.samplers.pc  # noqa: F401  (registers pc, euler, euler-langevin, s4)
+    import unigen.samplers.slot_ar  # noqa: F401  (registers ddpm, ddim)

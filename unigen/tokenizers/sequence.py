@@ -19,7 +19,10 @@ every other position has values 0. Which numbers go in which slot:
 
 Site order (crystals, as UniGenX training data): sites grouped by element, groups in order
 of each element's first appearance in the input, and within a group sorted
-lexicographically by the wrapped (x, y, z). ``source_index`` maps sequence sites back to
+lexicographically by the wrapped (x, y, z); ``group_order="atomic_number"`` orders the
+groups by ascending Z instead, so that a prompt does not depend on how the input lists its
+elements (Perov-5 CIFs list the B cation first: with first-appearance order the prompt
+itself tells a model which cation sits on which site). ``source_index`` maps sequence sites back to
 input sites. Molecules keep their atom order, which must be the SMILES atom order.
 
 SMILES are split with the usual regex (bracket atoms, two-letter Cl / Br, bonds, ring
@@ -144,12 +147,19 @@ def wrap_fractional(frac: np.ndarray, snap: float = 1e-4, decimals: int | None =
     return out
 
 
-def site_order(atomic_numbers: np.ndarray, frac: np.ndarray | None = None) -> np.ndarray:
-    """Permutation (N,) putting sites in UniGenX order: element groups by first appearance,
-    then lexicographic (x, y, z) within a group (no coordinates: input order within a group)."""
+GROUP_ORDERS = ("appearance", "atomic_number")
+
+
+def site_order(
+    atomic_numbers: np.ndarray, frac: np.ndarray | None = None, group_order: str = "appearance"
+) -> np.ndarray:
+    """Permutation (N,) putting sites in UniGenX order: element groups by first appearance
+    (``group_order="atomic_number"``: by ascending Z), then lexicographic (x, y, z) within a
+    group (no coordinates: input order within a group)."""
     z = np.asarray(atomic_numbers)
     _, first, inverse = np.unique(z, return_index=True, return_inverse=True)
-    group = np.argsort(np.argsort(first))[inverse.reshape(-1)]
+    rank = np.argsort(np.argsort(first)) if group_order == "appearance" else np.arange(len(first))
+    group = rank[inverse.reshape(-1)]
     if frac is None:
         return np.argsort(group, kind="stable")
     return np.lexsort((frac[:, 2], frac[:, 1], frac[:, 0], group))
@@ -228,8 +238,9 @@ class _SlotTokenizer(Tokenizer):
             raise TokenError(f"token id {int(token_id)} is outside the vocabulary (size {self.vocab_size})")
         return self.tokens[int(token_id)]
 
-    def _assemble(self, content_ids, slot_values: np.ndarray, source_index) -> SlotSequence:
-        """<bos> content <coord> slots <eos> with the slot numbers in place."""
+    def assemble(self, content_ids, slot_values: np.ndarray, source_index) -> SlotSequence:
+        """<bos> content <coord> slots <eos> with the slot numbers in place (also: a sampler's
+        output -> a sequence that ``decode`` reads)."""
         content_ids = np.asarray(content_ids, np.int64)
         num_slots = len(slot_values)
         ids = np.concatenate([[BOS], content_ids, [COORD], np.full(num_slots, MASK), [EOS]]).astype(np.int64)
@@ -261,7 +272,7 @@ class _SlotTokenizer(Tokenizer):
 
     def _prompt(self, content_ids, num_slots: int, source_index) -> SlotSequence:
         """The full layout with slot values 0: what a sampler fills in."""
-        return self._assemble(content_ids, np.zeros((num_slots, 3)), source_index)
+        return self.assemble(content_ids, np.zeros((num_slots, 3)), source_index)
 
 
 def _first_bad(content: np.ndarray, vocab_size: int) -> int:
@@ -279,10 +290,13 @@ class CrystalSequenceTokenizer(_SlotTokenizer):
         snap, decimals: the coordinate wrap of ``wrap_fractional`` (spec: 1e-4 and 6).
         coord_scale: factor on fractional coordinates in the slots (spec default 1).
         lattice_scale: factor on lattice rows in the slots (1 = raw Angstrom).
+        group_order: ``appearance`` (UniGenX: element groups in order of first appearance in
+            the input) or ``atomic_number`` (ascending Z: the sequence no longer depends on
+            the order a file or a formula lists the elements in).
     """
 
     kind = "sequence_crystal"
-    SETTINGS = {"elements", "snap", "decimals", "coord_scale", "lattice_scale"}
+    SETTINGS = {"elements", "snap", "decimals", "coord_scale", "lattice_scale", "group_order"}
 
     def __init__(
         self,
@@ -291,7 +305,11 @@ class CrystalSequenceTokenizer(_SlotTokenizer):
         decimals: int | None = 6,
         coord_scale: float = 1.0,
         lattice_scale: float = 1.0,
+        group_order: str = "appearance",
     ):
+        if group_order not in GROUP_ORDERS:
+            raise UsageError(f"group_order {group_order!r} is not one of {', '.join(GROUP_ORDERS)}")
+        self.group_order = group_order
         self.elements = check_elements(elements)
         symbols = {z: s for s, z in _symbol_numbers().items()}
         super().__init__([symbols[int(z)] for z in self.elements], self.elements)
@@ -310,6 +328,7 @@ class CrystalSequenceTokenizer(_SlotTokenizer):
             "decimals": self.decimals,
             "coord_scale": self.coord_scale,
             "lattice_scale": self.lattice_scale,
+            "group_order": self.group_order,
         }
 
     @classmethod
@@ -337,7 +356,7 @@ class CrystalSequenceTokenizer(_SlotTokenizer):
             else crystal.frac_coords + np.asarray(translation, np.float64)
         )
         frac = wrap_fractional(frac, self.snap, self.decimals)
-        order = site_order(crystal.atomic_numbers, frac)
+        order = site_order(crystal.atomic_numbers, frac, self.group_order)
         return order, frac[order]
 
     def encode(self, crystal: Crystal, rotation=None, translation=None) -> SlotSequence:
@@ -348,7 +367,7 @@ class CrystalSequenceTokenizer(_SlotTokenizer):
         order, frac = self.canonical(crystal, translation)
         lattice = crystal.lattice if rotation is None else crystal.lattice @ check_rotations(rotation, 1)[0].T
         slots = np.concatenate([lattice * self.lattice_scale, frac * self.coord_scale])
-        return self._assemble(self.element_ids(crystal.atomic_numbers[order]), slots, order)
+        return self.assemble(self.element_ids(crystal.atomic_numbers[order]), slots, order)
 
     def decode(self, sequence: SlotSequence) -> Crystal:
         """SlotSequence -> Crystal; coordinates are wrapped into [0, 1) (a no-op on encoded ones)."""
@@ -366,7 +385,7 @@ class CrystalSequenceTokenizer(_SlotTokenizer):
     def prompt(self, atomic_numbers) -> SlotSequence:
         """CSP prompt for a composition: (N,) Z -> the full layout, elements in grouped order,
         slot values 0 (``source_index`` maps sequence sites to the given order)."""
-        order = site_order(atomic_numbers)
+        order = site_order(atomic_numbers, group_order=self.group_order)
         ids = self.element_ids(np.asarray(atomic_numbers)[order])
         return self._prompt(ids, NUM_LATTICE_SLOTS + len(ids), order)
 
@@ -440,7 +459,7 @@ class MoleculeSequenceTokenizer(_SlotTokenizer):
         positions = (
             molecule.positions if rotation is None else molecule.positions @ check_rotations(rotation, 1)[0].T
         )
-        return self._assemble(ids, positions * self.coord_scale, np.arange(molecule.num_atoms))
+        return self.assemble(ids, positions * self.coord_scale, np.arange(molecule.num_atoms))
 
     def _check_atoms(self, ids: np.ndarray, molecule: Molecule3D) -> None:
         z = self._z_of_id[ids]

@@ -10,7 +10,19 @@ from unigen.errors import UnigenError, UsageError
 
 
 def load_records(data: DataConfig) -> tuple[list, dict]:
-    """(records, description) for a named dataset or a user file; ``limit`` applied."""
+    """(records, description) for a named dataset or a user file; ``limit`` applied; the
+    sources of ``data.extra`` appended in order (their descriptions under ``"extra"``)."""
+    records, info = _load_one(data)
+    if data.extra:
+        from unigen.construct import from_dict
+
+        more = [_load_one(from_dict(DataConfig, m, "data.extra", "recipe")) for m in data.extra]
+        records = records + [r for part, _ in more for r in part]
+        info = info | {"extra": [i for _, i in more], "records_total": len(records)}
+    return records, info
+
+
+def _load_one(data: DataConfig) -> tuple[list, dict]:
     if data.dataset is not None:
         records, source = _dataset_records(data), f"dataset {data.dataset} ({data.split})"
     else:
