@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import click
 
+from unigen.commands._sampling import sampling_overrides, sampling_run_options
 from unigen.pretrained import DEFAULT_MODEL
 
 
@@ -35,22 +36,11 @@ from unigen.pretrained import DEFAULT_MODEL
     required=True,
     help="Output file; the formats depend on the model's records (smi/sdf/csv for molecules, json/edgelist for graphs).",
 )
-@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=0, show_default=True)
-@click.option(
-    "--steps",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Sampling steps (default: the model's); same as --set sampling.steps=N.",
+@sampling_run_options(
+    steps_help="Sampling steps (default: the model's); same as --set sampling.steps=N.",
+    set_example="sampling.snr=0.1",
+    batch_size=1000,
 )
-@click.option(
-    "--set",
-    "settings",
-    multiple=True,
-    metavar="sampling.KEY=VALUE",
-    help="A sampling option of the model's family, e.g. --set sampling.snr=0.1 (repeatable).",
-)
-@click.option("--batch-size", type=click.IntRange(min=1, max=10**6), default=1000, show_default=True)
-@click.option("--device", default="cpu", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option(
     "--json",
     "json_out",
@@ -72,9 +62,7 @@ def command(model_name, num_samples, output, seed, steps, settings, batch_size, 
     from unigen.training.engine import pick_device
 
     fmt = format_from_path(output).name
-    options = parse_sampling_settings(settings)
-    if steps is not None:
-        options["steps"] = steps
+    options = sampling_overrides(settings, steps)
     device = pick_device(device)
     world = init_world(device)
     if device.type == "cuda" and world.size > 1:  # torchrun: one GPU per rank
@@ -90,21 +78,6 @@ def command(model_name, num_samples, output, seed, steps, settings, batch_size, 
     if json_out:
         with atomic_write(json_out) as handle:
             json.dump(result.summary, handle, indent=2)
-
-
-def parse_sampling_settings(settings) -> dict:
-    """``("sampling.snr=0.1", ...)`` -> ``{"snr": 0.1}`` (values parsed as YAML)."""
-    from unigen.config import parse_override
-    from unigen.errors import UsageError
-
-    options = {}
-    for item in settings:
-        key, value = parse_override(item)
-        section, _, name = key.partition(".")
-        if section != "sampling" or not name or "." in name:
-            raise UsageError(f"--set: generate takes sampling.KEY=VALUE, got '{item}'")
-        options[name] = value
-    return options
 
 
 def check_output_format(model, fmt: str, output: str) -> None:

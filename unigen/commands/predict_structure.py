@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import click
 
-from unigen.commands.generate import parse_sampling_settings
+from unigen.commands._sampling import sampling_overrides, sampling_run_options
 from unigen.pretrained import DEFAULT_CSP_MODEL
 
 
@@ -58,19 +58,10 @@ from unigen.pretrained import DEFAULT_CSP_MODEL
     help="Known structures (CIF file or e.g. perov_5:test): predict their compositions and score.",
 )
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N formulas / truths.")
-@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=0, show_default=True)
-@click.option(
-    "--steps",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Diffusion steps per slot (default: the model's); same as --set sampling.steps=N.",
-)
-@click.option(
-    "--set",
-    "settings",
-    multiple=True,
-    metavar="sampling.KEY=VALUE",
-    help="A sampling option, e.g. --set sampling.sampler=ddim (repeatable).",
+@sampling_run_options(
+    steps_help="Diffusion steps per slot (default: the model's); same as --set sampling.steps=N.",
+    set_example="sampling.sampler=ddim",
+    batch_size=512,
 )
 @click.option(
     "--rank-steps",
@@ -79,8 +70,6 @@ from unigen.pretrained import DEFAULT_CSP_MODEL
     show_default=True,
     help="Chain length of the likelihood estimate used to rank candidates.",
 )
-@click.option("--batch-size", type=click.IntRange(min=1, max=10**6), default=512, show_default=True)
-@click.option("--device", default="cpu", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option(
     "--json",
     "json_out",
@@ -101,9 +90,7 @@ def command(formula, model_name, num_candidates, output, input_file, truth_spec,
     if output is not None and not output.lower().endswith(".cif"):
         raise UsageError(f"predict-structure writes CIF files: give -o NAME.cif, not {output}")
     names, compositions, truth = _compositions(formula, input_file, truth_spec, limit)
-    options = parse_sampling_settings(settings)
-    if steps is not None:
-        options["steps"] = steps
+    options = sampling_overrides(settings, steps)
     model = load(model_name, device=pick_device(device))
     if not hasattr(model, "slot_nll"):
         raise UsageError(
