@@ -1,13 +1,15 @@
 """Copy a trained checkpoint into ``unigen/pretrained/NAME/`` as a shipped default model.
 
     python scripts/ship_pretrained.py RUN_OR_CHECKPOINT NAME --command "unigen train ..." \
-        --metrics metrics.yaml [--sampling sampler=s4 steps=100] [--weights raw]
+        --metrics metrics.yaml [--sampling sampler=s4 steps=100] [--weights raw] [--dtype float16]
 
 Re-saves the weights (the card gets their new sha256) and adds to the card what a user needs
 to trust the model: the exact training command, the status of the run, the measured metrics
 (a YAML file written from benchmark output: numbers, the command and the machine), and any
 changed sampling defaults. The trainer resume state is not shipped. ``--weights raw`` ships the
 raw (non-EMA) weights from the trainer state instead, as GDSS samples (``use_ema: False``).
+``--dtype float16`` stores floating-point weights in half precision (half the size; they are
+loaded back into float32 parameters): measure the metrics on the shipped copy, not the source.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def main() -> None:
         default="as-saved",
         help="raw: the non-EMA weights of the trainer state",
     )
+    parser.add_argument("--dtype", choices=("as-saved", "float16"), default="as-saved")
     args = parser.parse_args()
     source = resolve(args.checkpoint)
     card = read_card(source)
@@ -59,6 +62,9 @@ def main() -> None:
         card["weights"] = "raw"
     else:
         weights = read_tensors(source / WEIGHTS, expected_sha256=card["weights_sha256"])
+    if args.dtype == "float16":
+        weights = {k: v.half() if v.is_floating_point() else v for k, v in weights.items()}
+        card["shipped"]["stored_dtype"] = "float16"
     write_checkpoint(PRETRAINED / args.name, weights, card)  # recomputes weights_sha256
     print(f"shipped {source} ({card['weights']} weights) as {PRETRAINED / args.name}")
 

@@ -37,6 +37,8 @@ def test_one_formula_writes_ranked_candidates_as_cif_blocks(tiny_unigenx, tmp_pa
                             "--steps", "5"], capsys)  # fmt: skip
     assert code == 0
     assert re.findall(r"^data_(\S+)", out.read_text(), re.M) == [f"SrTiO3_rank{r}" for r in (1, 2, 3)]
+    assert re.findall(r"^# rank: (\d)", out.read_text(), re.M) == ["1", "2", "3"]
+    assert len(re.findall(r"^# space_group_number: \d+", out.read_text(), re.M)) == 3
     assert "SrTiO3:" in stdout and "3 candidates for 1 formula(s)" in stdout
     from unigen.io import read
 

@@ -200,7 +200,19 @@ def _block_text(path, index: int, crystal, used: set, symprec) -> str:
     structure = crystal_to_pymatgen(crystal)
     name = _unique_name(str(crystal.meta.get("name") or structure.composition.reduced_formula), used)
     text = str(CifWriter(structure, symprec=symprec))
-    return re.sub(r"^data_.*$", lambda _: f"data_{name}", text, count=1, flags=re.M).rstrip() + "\n\n"
+    header = "\n".join([f"data_{name}", *_meta_comments(crystal.meta)])
+    return re.sub(r"^data_.*$", lambda _: header, text, count=1, flags=re.M).rstrip() + "\n\n"
+
+
+def _meta_comments(meta: dict) -> list[str]:
+    """Scalar meta entries (rank, space group, validity flags, ids) as ``# key: value`` lines that
+    every CIF reader skips; the name is the block name and a stored source CIF is left out."""
+    scalar = (str, int, float, bool, type(None))
+    return [
+        f"# {key}: {value}"
+        for key, value in meta.items()
+        if key not in ("name", "cif") and isinstance(value, scalar) and "\n" not in str(value)
+    ]
 
 
 def _unique_name(name: str, used: set) -> str:
