@@ -14,6 +14,8 @@ CDVAE validity flags (SMACT composition, all distances >= 0.5 A). Batches are se
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 
@@ -90,6 +92,7 @@ def describe(crystal) -> dict:
 
 
 def _space_group(crystal) -> dict:
+    os.environ.setdefault("SPGLIB_WARNING", "OFF")  # spglib prints C-level warnings on distorted cells
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
     from unigen.chem.convert import crystal_to_pymatgen

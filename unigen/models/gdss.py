@@ -38,7 +38,7 @@ from torch import nn
 from unigen.backbone import Backbone, BackboneConfig
 from unigen.data.keys import ADJ, NODE_MASK, X
 from unigen.heads import NodeScoreHead, PairScoreHead
-from unigen.models.registry import FamilyModel, register_family
+from unigen.models.registry import FamilyModel, register_family, unknown_elements
 from unigen.processes.sde import SDE, _expand, build_sde
 from unigen.samplers import get_sampler, sampler_names
 from unigen.samplers.pc import SDESampling, Variable, num_steps
@@ -289,13 +289,7 @@ class GDSS(FamilyModel):
     def unknown_types(self, records) -> dict[str, int]:
         if self.config.kind != "molecule":
             return {}
-        from collections import Counter
-
-        from unigen.chem.convert import element_symbol
-
-        known = set(self.state["atom_types"])
-        counts = Counter(int(z) for r in records for z in r.atomic_numbers if int(z) not in known)
-        return {element_symbol(z): n for z, n in sorted(counts.items())}
+        return unknown_elements(records, self.state["atom_types"])
 
     # -- data --------------------------------------------------------------------------
 

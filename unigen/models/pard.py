@@ -54,7 +54,7 @@ from torch import Tensor, nn
 from unigen.backbone import Backbone, BackboneConfig
 from unigen.backbone.masks import dense_meta, dense_visibility
 from unigen.data.keys import ATOM_TYPES, BLOCK_ID, BONDS, NODE_MASK
-from unigen.models.registry import FamilyModel, register_family
+from unigen.models.registry import FamilyModel, register_family, unknown_elements
 from unigen.processes.discrete import CategoricalDiffusion
 from unigen.samplers.block_ar import BlockGraph
 from unigen.samplers.registry import get_sampler, sampler_names
@@ -437,13 +437,7 @@ class PARD(FamilyModel):
     def unknown_types(self, records) -> dict[str, int]:
         if self.config.kind != "molecule":
             return {}
-        from collections import Counter
-
-        from unigen.chem.convert import element_symbol
-
-        known = set(self.state["atom_types"])
-        counts = Counter(int(z) for r in records for z in r.atomic_numbers if int(z) not in known)
-        return {element_symbol(z): n for z, n in sorted(counts.items())}
+        return unknown_elements(records, self.state["atom_types"])
 
     # -- data --------------------------------------------------------------------------
 

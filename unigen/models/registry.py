@@ -164,6 +164,18 @@ class FamilyModel(torch.nn.Module):
         return tensors
 
 
+def unknown_elements(records, known) -> dict[str, int]:
+    """Element symbols of ``records`` (anything with ``atomic_numbers``) outside ``known`` (Z values),
+    with their atom counts: the shared body of ``FamilyModel.unknown_types`` for atom-typed families."""
+    from collections import Counter
+
+    from unigen.chem.convert import element_symbol
+
+    known = {int(z) for z in known}
+    counts = Counter(int(z) for r in records for z in r.atomic_numbers if int(z) not in known)
+    return {element_symbol(z): n for z, n in sorted(counts.items())}
+
+
 def split_loss(out) -> tuple[torch.Tensor, dict]:
     """What ``loss`` returned -> ``(scalar loss, {name: float})`` (see ``FamilyModel.loss``)."""
     if isinstance(out, tuple):

@@ -45,7 +45,7 @@ from unigen.backbone.kv_cache import KVCache
 from unigen.data.keys import IS_SLOT, SLOT_VALUES, TOKENS
 from unigen.errors import UsageError
 from unigen.heads import DiffusionHead, TokenHead
-from unigen.models.registry import FamilyModel, register_family
+from unigen.models.registry import FamilyModel, register_family, unknown_elements
 from unigen.processes.continuous import GaussianDiffusion
 from unigen.samplers.registry import get_sampler, sampler_names
 from unigen.samplers.tokens import sample_tokens
@@ -193,13 +193,7 @@ class UniGenX(FamilyModel):
         return dict(self.state)
 
     def unknown_types(self, records) -> dict[str, int]:
-        from collections import Counter
-
-        from unigen.chem.convert import element_symbol
-
-        known = set(self.state["elements"])
-        counts = Counter(int(z) for r in records for z in r.atomic_numbers if int(z) not in known)
-        return {element_symbol(z): n for z, n in sorted(counts.items())}
+        return unknown_elements(records, self.state["elements"])
 
     @property
     def record_type(self) -> type:
