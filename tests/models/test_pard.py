@@ -345,14 +345,7 @@ def test_size_head_stops_exactly_after_the_last_block(trained_graph_model):
     batch = _batch(model, GRAPHS)
     sizes = batch[BLOCK_SIZES]
     with torch.no_grad():
-        r = model._prefix_states(
-            batch[ATOM_TYPES],
-            batch[BONDS],
-            batch[NODE_MASK],
-            batch[BLOCK_ID],
-            batch[BLOCK_DEGREE],
-            sizes.shape[1],
-        )
+        r = model.block_states(batch)
         predicted = model.block_net.size_logits(r).argmax(-1)
     last = (sizes > 0).sum(1) - 1
     rows = torch.arange(len(sizes))

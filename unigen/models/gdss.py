@@ -38,7 +38,7 @@ from torch import nn
 from unigen.backbone import Backbone, BackboneConfig
 from unigen.data.keys import ADJ, NODE_MASK, X
 from unigen.heads import NodeScoreHead, PairScoreHead
-from unigen.models.registry import FamilyModel, register_family, unknown_elements
+from unigen.models.registry import FamilyModel, molecule_vocabulary, register_family, unknown_elements
 from unigen.processes.sde import SDE, _expand, build_sde
 from unigen.samplers import get_sampler, sampler_names
 from unigen.samplers.pc import SDESampling, Variable, num_steps
@@ -273,10 +273,7 @@ class GDSS(FamilyModel):
         counts = np.bincount(sizes, minlength=max_nodes + 1)[: max_nodes + 1]
         state = {"max_nodes": int(max_nodes), "node_counts": counts.tolist()}
         if config.kind == "molecule":
-            state["atom_types"] = sorted({int(z) for r in records for z in r.atomic_numbers})
-            from unigen.chem.summary import training_hashes
-
-            state["train_hashes"] = training_hashes(records)  # moved into a buffer by __init__
+            state.update(molecule_vocabulary(records))
         else:
             state["max_degree"] = int(
                 config.max_degree or max(int(r.adjacency().sum(1).max(initial=0)) for r in records)

@@ -54,7 +54,7 @@ from torch import Tensor, nn
 from unigen.backbone import Backbone, BackboneConfig
 from unigen.backbone.masks import dense_meta, dense_visibility
 from unigen.data.keys import ATOM_TYPES, BLOCK_ID, BONDS, NODE_MASK
-from unigen.models.registry import FamilyModel, register_family, unknown_elements
+from unigen.models.registry import FamilyModel, molecule_vocabulary, register_family, unknown_elements
 from unigen.processes.discrete import CategoricalDiffusion
 from unigen.samplers.block_ar import BlockGraph
 from unigen.samplers.registry import get_sampler, sampler_names
@@ -422,11 +422,8 @@ class PARD(FamilyModel):
             "max_bond": 1,
         }
         if config.kind == "molecule":
-            state["atom_types"] = sorted({int(z) for r in records for z in r.atomic_numbers})
+            state.update(molecule_vocabulary(records))
             state["max_bond"] = max(1, int(max(r.bonds.max(initial=0) for r in records)))
-            from unigen.chem.summary import training_hashes
-
-            state["train_hashes"] = training_hashes(records)  # moved into a buffer by __init__
         if config.noise == "marginal":
             state.update(_marginals(config, state, records))
         return state
@@ -520,17 +517,15 @@ class PARD(FamilyModel):
         edge_loss = self.edge_process.loss(e0, et, t, pair_logits, lower, ce_weight=weight).mean()
         return node_loss + edge_loss, node_loss, edge_loss
 
+    def block_states(self, batch: dict) -> Tensor:
+        """The block network's states of every clean prefix of the batch's graphs."""
+        keys = (ATOM_TYPES, BONDS, NODE_MASK, BLOCK_ID, BLOCK_DEGREE)
+        return self._prefix_states(*(batch[k] for k in keys), batch[BLOCK_SIZES].shape[1])
+
     def block_loss(self, batch: dict) -> Tensor:
         """Cross-entropies of every next block's size and degree and of the first degree, per graph."""
         sizes, degrees = batch[BLOCK_SIZES], batch[BLOCK_DEGREES]
-        r = self._prefix_states(
-            batch[ATOM_TYPES],
-            batch[BONDS],
-            batch[NODE_MASK],
-            batch[BLOCK_ID],
-            batch[BLOCK_DEGREE],
-            sizes.shape[1],
-        )
+        r = self.block_states(batch)
         valid = sizes > 0
         next_sizes = F.pad(sizes[:, 1:], (0, 1))
         next_degrees = F.pad(degrees[:, 1:], (0, 1))

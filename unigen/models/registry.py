@@ -164,6 +164,17 @@ class FamilyModel(torch.nn.Module):
         return tensors
 
 
+def molecule_vocabulary(records) -> dict:
+    """The state a molecule family fits from its training records: sorted atom types (Z) and the
+    SMILES hashes for novelty (``train_hashes``, moved into a buffer by ``register_train_hashes``)."""
+    from unigen.chem.summary import training_hashes
+
+    return {
+        "atom_types": sorted({int(z) for r in records for z in r.atomic_numbers}),
+        "train_hashes": training_hashes(records),
+    }
+
+
 def unknown_elements(records, known) -> dict[str, int]:
     """Element symbols of ``records`` (anything with ``atomic_numbers``) outside ``known`` (Z values),
     with their atom counts: the shared body of ``FamilyModel.unknown_types`` for atom-typed families."""

@@ -358,13 +358,16 @@ class UniGenX(FamilyModel):
 
     def decode(self, raw: dict) -> list[Crystal]:
         """Raw samples -> Crystals (fractional coordinates wrapped into [0, 1))."""
-        crystals = []
+        return [self.tokenizer.decode(sequence) for sequence in self._sequences(raw)]
+
+    def _sequences(self, raw: dict) -> list:
+        """Raw samples -> one SlotSequence each (left padding and unused slots dropped)."""
+        sequences = []
         for ids, slots in zip(raw[TOKENS].numpy(), raw["slots"].numpy()):
             content = ids[ids != PAD]
             used = slots[: len(content) + NUM_LATTICE_SLOTS]
-            sequence = self.tokenizer.assemble(content, used, np.arange(len(content)))
-            crystals.append(self.tokenizer.decode(sequence))
-        return crystals
+            sequences.append(self.tokenizer.assemble(content, used, np.arange(len(content))))
+        return sequences
 
     # -- likelihood ----------------------------------------------------------------------
 
@@ -393,11 +396,7 @@ class UniGenX(FamilyModel):
 
     def _teacher_forced(self, raw: dict, device):
         """Raw samples -> left-padded full sequences (tokens, is_slot, model-unit values, mask)."""
-        rows = []
-        for ids, slots in zip(raw[TOKENS].numpy(), raw["slots"].numpy()):
-            content = ids[ids != PAD]
-            used = slots[: len(content) + NUM_LATTICE_SLOTS]
-            rows.append(self.tokenizer.assemble(content, used, np.arange(len(content))))
+        rows = self._sequences(raw)
         length = max(len(r) for r in rows)
         tokens = torch.full((len(rows), length), PAD, dtype=torch.long)
         is_slot = torch.zeros(len(rows), length, dtype=torch.bool)
