@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from unigen import checkpoint, pretrained
+from unigen.checkpoint import file_sha256, latest_checkpoint
 from unigen.cli import main
 from unigen.config import load_recipe
 from unigen.errors import UsageError
@@ -44,6 +45,14 @@ def _error(path, **kwargs) -> str:
         checkpoint.load(path, **kwargs)
     assert info.value.exit_code == 2 and "\n" not in str(info.value)
     return str(info.value)
+
+
+def _rewrite_card(ckpt, **changes) -> None:
+    """Merge ``changes`` into the card (a mapping value updates that section)."""
+    card = yaml.safe_load((ckpt / "card.yaml").read_text())
+    for key, value in changes.items():
+        card[key] = {**card[key], **value} if isinstance(value, dict) else value
+    (ckpt / "card.yaml").write_text(yaml.safe_dump(card))
 
 
 def test_card_describes_the_model_and_its_provenance(ckpt):
@@ -172,11 +181,72 @@ def test_resume_needs_intact_trainer_state(run_dir, tmp_path, capsys):
     data = (last / "trainer.safetensors").read_bytes()
     (last / "trainer.safetensors").write_bytes(data[: len(data) - 7])
     sets = ["--set", "shared.width=16", "--set", "train.steps=8", "--set", "train.progress=false"]
-    assert main(["train", str(TINY), "--resume", str(copy), *sets]) == 2
+    assert main(["train", str(TINY), "--resume", str(last), *sets]) == 2  # the damaged one, by name
     assert "trainer.safetensors" in capsys.readouterr().err
     (last / "trainer.json").unlink()
     assert main(["train", str(TINY), "--resume", str(last), *sets]) == 2
     assert "has no trainer state to resume from" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("damaged", ["trainer.safetensors", "model.safetensors", "card.yaml"])
+def test_resuming_a_run_skips_a_damaged_latest_checkpoint(run_dir, tmp_path, capsys, damaged):
+    copy = Path(shutil.copytree(run_dir, tmp_path / "run"))
+    last = copy / "checkpoints" / "step_00000006"
+    data = (last / damaged).read_bytes()
+    (last / damaged).write_bytes(data[: len(data) // 2])  # a disk that lost the end of a write
+    assert latest_checkpoint(copy) == copy / "checkpoints" / "step_00000003"
+    assert f"skipping damaged checkpoint {last}" in capsys.readouterr().err
+    sets = ["--set", "shared.width=16", "--set", "train.steps=6", "--set", "train.progress=false"]
+    assert main(["train", str(TINY), "--resume", str(copy), *sets]) == 0
+    resumed = load_file(last / "model.safetensors")
+    straight = load_file(run_dir / "checkpoints" / "step_00000006" / "model.safetensors")
+    assert all(torch.equal(resumed[k], straight[k]) for k in straight)
+
+
+def test_nan_weights_are_refused_at_load(ckpt):
+    weights = load_file(ckpt / "model.safetensors")
+    name = next(k for k, v in weights.items() if v.is_floating_point())
+    weights[name] = torch.full_like(weights[name], float("nan"))
+    save_file(weights, ckpt / "model.safetensors")
+    _rewrite_card(ckpt, weights_sha256=file_sha256(ckpt / "model.safetensors"))
+    assert f"holds NaN or infinite values in {name}" in _error(ckpt)
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"state": {"node_counts": "many"}}, "state.node_counts must be a list of counts"),
+        ({"state": {"node_counts": [0, 0, 0]}}, "not all zero"),
+        ({"state": {"max_nodes": 100_000}}, "state.max_nodes is 100,000 nodes, over the limit of 5,000"),
+        ({"state": {"max_nodes": -1}}, "state.max_nodes must be >= 0"),
+        ({"state": {"num_train_hashes": 10**9}}, "claims 1,000,000,000 training hashes"),
+        ({"state": {"num_train_hashes": "all"}}, "num_train_hashes must be a non-negative integer"),
+        ({"state": {"scale": float("nan")}}, "state.scale must be a finite number"),
+        ({"model_args": {"max_nodes": 10**5}}, "model_args.max_nodes is 100,000 nodes"),
+    ],
+)
+def test_hostile_card_values_are_refused_before_building(ckpt, change, expected):
+    _rewrite_card(ckpt, **change)
+    assert expected in _error(ckpt)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("family: toy\nfamily: toy\n", "duplicate key 'family'"),
+        ("a: &a [*a]\n", "alias refers to itself"),
+        ("x: " + "[" * 5000 + "]" * 5000 + "\n", "levels of nesting, over the limit of 64"),
+        (
+            "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
+            + "".join(f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi")),
+            "billion laughs",
+        ),
+    ],
+)
+def test_hostile_card_yaml_is_refused(ckpt, text, expected):
+    (ckpt / "card.yaml").write_text(text)
+    message = _error(ckpt)
+    assert "card.yaml is corrupt" in message and expected in message
 
 
 def test_checkpoints_appear_atomically(tmp_path):

@@ -120,7 +120,7 @@ def test_recipe_file_errors_through_the_cli(tmp_path, capsys):
     bad.write_text("family: toy\ntrain:\n  steps: 3\n   lr: 2\n")
     assert main(["train", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: recipe {bad} is not valid YAML (line 4, column")
+    assert err.startswith(f"error: recipe {bad}: not valid YAML (line 4, column")
     assert err.count("\n") == 1
     assert main(["train", str(tmp_path / "missing.yaml")]) == 2
     assert "recipe file" in capsys.readouterr().err
@@ -141,3 +141,89 @@ def test_every_shipped_recipe_parses(path):
     hours into someone's run."""
     recipe = load_recipe(path)
     assert recipe.train.steps > 0
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("train.batch_size=0", "batch_size must lie in [1, 1,000,000], got 0"),
+        ("train.ckpt_every=0", "ckpt_every must lie in [1, inf], got 0"),
+        ("train.lr=-1", "lr must lie in [0, 10], got -1.0"),
+        ("train.lr=.nan", "train.lr must be a finite number, got nan"),
+        ("train.betas=[0.9]", "betas must be two numbers in [0, 1), got [0.9]"),
+        ("train.betas=[0.9, 1.5]", "betas must be two numbers in [0, 1)"),
+        ("train.cpu_threads=-1", "cpu_threads must lie in [1, 1,024], got -1"),
+        ("train.out_dir=", "out_dir must name a directory, got ''"),
+        ("train.steps=0", "steps must lie in [1, 1,000,000,000], got 0"),
+        ("train.steps=10000000000", "steps must lie in [1, 1,000,000,000]"),
+        ("train.steps=" + "9" * 50, "train.steps must be below 2**63 in absolute value"),
+        ("data.limit=-1", "limit must be a positive number of records or null, got -1"),
+        ("train.ema_decay=1.5", "ema_decay must lie in [0, 1), got 1.5"),
+        ("train.ema_decay=1", "ema_decay must lie in [0, 1), got 1.0"),
+        ("train.ema_decay=.nan", "train.ema_decay must be a finite number, got nan"),
+        ("train.grad_clip=.inf", "train.grad_clip must be a finite number, got inf"),
+    ],
+)
+def test_out_of_range_train_values_name_the_key(override, expected):
+    assert expected in _error(BASE, [override])
+
+
+GDSS = {"family": "gdss", "model": {}, "data": {"path": "x.smi"}}
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("model.net_x.adj_powers=0", "adj_powers = 0: every score-network size must be >= 1"),
+        ("model.sde_x.num_scales=0", "num_scales must be a positive integer, got 0"),
+        (
+            "model.sde_adj={kind: VP, beta_min: 2, beta_max: 1}",
+            "VP SDE needs 0 < beta_min < beta_max, got 2.0 and 1.0",
+        ),
+        ("model.max_nodes=100000", "model.max_nodes is 100,000 nodes, over the limit of 5,000"),
+        ("model.max_nodes=-1", "model.max_nodes must be >= 0, got -1"),
+        ("model.sampling.scale_eps=.inf", "model.sampling.scale_eps must be a finite number, got inf"),
+        ("model.sampling.snr=.nan", "model.sampling.snr must be a finite number, got nan"),
+    ],
+)
+def test_model_values_are_checked_where_the_recipe_is_read(override, expected):
+    assert expected in _error(GDSS, [override])
+
+
+def test_out_dir_naming_an_existing_file_is_refused(tmp_path):
+    (tmp_path / "f").write_text("")
+    assert f"out_dir {tmp_path / 'f'} is an existing file" in _error(
+        BASE, [f"train.out_dir={tmp_path / 'f'}"]
+    )
+
+
+LAUGHS = "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+    f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi")
+)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("family: toy\nfamily: gdss\n", "(line 2, column 1): duplicate key 'family'"),
+        ("family: toy\nmodel: {d_model: 8, d_model: 16}\n", "duplicate key 'd_model'"),
+        ("a: &a [*a]\n", "a YAML alias refers to itself"),
+        (LAUGHS, "its YAML aliases expand to over 100,000 values"),
+        ("x: " + "[" * 100_000 + "]" * 100_000 + "\n", "65 levels of nesting, over the limit of 64"),
+    ],
+)
+def test_hostile_recipe_yaml_is_refused_in_one_line(tmp_path, text, expected):
+    path = tmp_path / "r.yaml"
+    path.write_text(text)
+    with pytest.raises(UsageError) as info:
+        load_recipe(path)
+    assert expected in str(info.value) and "\n" not in str(info.value)
+
+
+def test_yaml_merge_keys_and_anchors_still_work(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        "family: toy\nshared: {base: &b {d_model: 8, n_heads: 2}}\nmodel:\n  <<: *b\n  d_model: 16\n"
+        "data: {path: x.smi}\n"
+    )
+    assert load_recipe(path).model.d_model == 16

@@ -122,7 +122,7 @@ def test_a_model_of_another_family_is_refused(capsys):
     if "gdss-qm9" not in available():
         pytest.skip("gdss-qm9 not shipped")
     code, _, err = _run(["predict-structure", "SrTiO3", "--model", "gdss-qm9"], capsys)
-    assert code == 2 and "needs a unigenx model" in err
+    assert code == 2 and "needs a crystal model" in err
 
 
 def test_generate_samples_compositions_and_structures_de_novo(tiny_unigenx, tmp_path, capsys):

@@ -20,12 +20,14 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 import yaml
 
+from unigen.atomic import fsync_path
 from unigen.errors import UsageError
 
 FORMAT_VERSION = 1
@@ -50,8 +52,10 @@ def load(path, family: str | None = None, device="cpu"):
     card = read_card(directory)
     if family is not None and card["family"] != family:
         raise UsageError(f"checkpoint {directory} is a '{card['family']}' model, expected a '{family}' model")
+    _check_hash_count(card, directory)
     model = build_model(card, directory)
     tensors = read_tensors(directory / WEIGHTS, expected_sha256=card["weights_sha256"])
+    check_finite(tensors, directory / WEIGHTS)
     load_weights(model, model.upgrade_weights(tensors), directory)
     model.card = card
     return model.to(device).eval()
@@ -96,9 +100,33 @@ def resolve(name_or_path) -> Path:
 
 
 def latest_checkpoint(run_dir) -> Path | None:
-    """The newest complete checkpoint under ``run_dir/checkpoints`` (None if there is none)."""
+    """The newest intact checkpoint under ``run_dir/checkpoints`` (None if there is none).
+
+    A damaged newer one (truncated or altered weights or trainer state, a corrupt card: a disk
+    that lost writes) is skipped with a one-line warning on stderr, so a resume continues from
+    the previous good checkpoint.
+    """
     found = sorted(p for p in Path(run_dir, CHECKPOINTS).glob("step_*") if (p / CARD).is_file())
-    return found[-1] if found else None
+    for directory in reversed(found):
+        problem = damage(directory)
+        if problem is None:
+            return directory
+        print(f"warning: skipping damaged checkpoint {directory}: {problem}", file=sys.stderr)
+    return None
+
+
+def damage(directory) -> str | None:
+    """Why the checkpoint ``directory`` cannot be used (card, weights or trainer state), or None."""
+    try:
+        card = read_card(directory)
+    except UsageError as err:
+        return str(err)
+    expected = {WEIGHTS: card["weights_sha256"], **(card.get("trainer_sha256") or {})}
+    for name, sha in expected.items():
+        file = Path(directory) / name
+        if not file.is_file() or file_sha256(file) != sha:
+            return f"{name} is missing, truncated or altered (it does not match the card's checksum)"
+    return None
 
 
 def read_card(directory) -> dict:
@@ -106,10 +134,15 @@ def read_card(directory) -> dict:
     file = Path(directory) / CARD
     if not file.is_file():
         raise UsageError(f"checkpoint {directory} has no {CARD}")
+    from unigen.config import parse_yaml
+
     try:
-        card = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
         raise UsageError(f"checkpoint {directory}: {CARD} is corrupt: {_first_line(err)}") from None
+    card, problem = parse_yaml(text)  # invalid YAML, duplicate keys, alias bombs, nesting too deep
+    if problem:
+        raise UsageError(f"checkpoint {directory}: {CARD} is corrupt: {problem}")
     missing = [k for k in REQUIRED_CARD_KEYS if not isinstance(card, dict) or k not in card]
     if missing:
         raise UsageError(f"checkpoint {directory}: {CARD} lacks {', '.join(missing)}")
@@ -119,7 +152,28 @@ def read_card(directory) -> dict:
         )
     if not isinstance(card["family"], str) or not isinstance(card["state"], dict):
         raise UsageError(f"checkpoint {directory}: {CARD} has a malformed 'family' or 'state'")
+    from unigen.config import check_card
+
+    check_card(card, f"checkpoint {directory}")
     return card
+
+
+def _check_hash_count(card: dict, directory) -> None:
+    """A card's ``num_train_hashes`` sizes a buffer filled from the weights: no more than they hold."""
+    claimed = card["state"].get("num_train_hashes", 0)
+    weights = Path(directory) / WEIGHTS
+    if weights.is_file() and 8 * claimed > weights.stat().st_size:
+        raise UsageError(
+            f"checkpoint {directory}: {CARD} claims {claimed:,} training hashes, more than "
+            f"{WEIGHTS} ({weights.stat().st_size:,} bytes) can hold"
+        )
+
+
+def check_finite(tensors: dict, file) -> None:
+    """Refuse weights holding NaN or infinity: they sample silently wrong structures."""
+    bad = [k for k, v in tensors.items() if v.is_floating_point() and not bool(v.isfinite().all())]
+    if bad:
+        raise UsageError(f"{file} holds NaN or infinite values in {_few(sorted(bad))}")
 
 
 def build_model(card: dict, directory):
@@ -211,13 +265,20 @@ def write_checkpoint(
     try:
         save_file(_contiguous(weights), str(tmp / WEIGHTS))
         card = {**card, "weights_sha256": file_sha256(tmp / WEIGHTS)}
-        (tmp / CARD).write_text(yaml.safe_dump(card, sort_keys=False), encoding="utf-8")
         if trainer_tensors is not None:
             save_file(_contiguous(trainer_tensors), str(tmp / TRAINER_TENSORS))
             (tmp / TRAINER_JSON).write_text(json.dumps(trainer_json, indent=1), encoding="utf-8")
+            card["trainer_sha256"] = {
+                name: file_sha256(tmp / name) for name in (TRAINER_TENSORS, TRAINER_JSON)
+            }
+        (tmp / CARD).write_text(yaml.safe_dump(card, sort_keys=False), encoding="utf-8")
+        for file in tmp.iterdir():
+            fsync_path(file)
+        fsync_path(tmp)
         if directory.exists():
             shutil.rmtree(directory)
         os.replace(tmp, directory)
+        fsync_path(directory.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

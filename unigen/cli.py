@@ -3,7 +3,9 @@
 Each subcommand lives in ``unigen/commands/<name>.py`` and exposes a click command named
 ``command``; modules are imported only when their command runs, so ``unigen --help`` stays
 fast (importing torch + RDKit + pymatgen costs seconds). Every ``UnigenError`` becomes a
-one-line ``error: ...`` on stderr with its exit code; no traceback reaches the user.
+one-line ``error: ...`` on stderr with its exit code; no traceback reaches the user. Ctrl-C
+exits with 130 (the shell's code for SIGINT) and, since every writer is atomic, leaves no
+half-written file.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ import click
 # command name -> (module under unigen.commands, one-line help)
 COMMANDS = {
     "data": ("data", "List, fetch and inspect benchmark datasets."),
+    "draw": ("draw", "Draw the structures of a file (molecule grid, cells, graphs) to a PNG."),
     "env": ("env", "Print versions, devices, data directory and optional accelerators."),
     "finetune": ("finetune", "Fine-tune a checkpoint on your own data."),
     "generate": ("generate", "Generate molecules or graphs with a trained model."),
     "predict-structure": ("predict_structure", "Predict crystal structures from a formula (UniGenX)."),
+    "recipes": ("recipes", "List and show the training recipes shipped with unigen."),
     "score": ("score", "Score generated structures with the field's standard metrics."),
     "tokenize": ("tokenize", "Tokenize 3D structures with the octree tokenizer."),
     "train": ("train", "Train a model from a recipe."),
@@ -64,7 +68,10 @@ def main(argv=None) -> int:
     except UnigenError as err:
         click.echo(f"error: {err}", err=True)
         return err.exit_code
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as err:  # click turns Ctrl-C into Abort (from KeyboardInterrupt)
+        if isinstance(err.__cause__, KeyboardInterrupt):
+            click.echo("error: interrupted", err=True)
+            return 130
         click.echo("error: aborted", err=True)
         return 1
     except click.ClickException as err:

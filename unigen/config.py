@@ -18,6 +18,7 @@ resolved against the current directory.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import Any, Literal
 
 import yaml
 
+from unigen import limits
 from unigen.construct import check_keys, coerce, from_dict, show
 from unigen.errors import UsageError
 
@@ -45,6 +47,10 @@ class DataConfig:
     # more sources appended to this one, each a mapping like this section without ``extra``
     # (e.g. Perov-5 val plus the real train rows of its dev subset)
     extra: list[dict] = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"limit must be a positive number of records or null, got {self.limit}")
 
 
 @dataclass
@@ -72,6 +78,48 @@ class TrainConfig:
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on a GPU that supports it
     progress: bool = True  # tqdm progress bar on rank 0
     tensorboard: bool = False  # also write TensorBoard events (needs the tensorboard package)
+
+    def __post_init__(self):
+        _check_ranges(self, _TRAIN_RANGES)
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
+        if not self.out_dir.strip():
+            raise ValueError("out_dir must name a directory, got ''")
+        if Path(self.out_dir).is_file():
+            raise ValueError(f"out_dir {self.out_dir} is an existing file, not a directory")
+
+
+# field -> (low, high, brackets): "[]" closed, "(" / ")" excludes that end; high None: unbounded
+_TRAIN_RANGES = {
+    "steps": (1, 10**9, "[]"),
+    "batch_size": (1, 10**6, "[]"),
+    "lr": (0, 10, "[]"),  # 0 freezes the weights (tests, probes); negative or NaN is refused
+    "min_lr_ratio": (0, 1, "[]"),
+    "warmup": (0, 10**9, "[]"),
+    "weight_decay": (0, None, "[]"),
+    "grad_clip": (0, None, "[]"),
+    "ema_decay": (0, 1, "[)"),
+    "seed": (0, 2**63 - 1, "[]"),
+    "log_every": (1, None, "[]"),
+    "ckpt_every": (1, None, "[]"),
+    "keep_last": (1, None, "[]"),
+    "cpu_threads": (1, 1024, "[]"),
+}
+
+
+def _check_ranges(config, ranges: dict) -> None:
+    """Raise ValueError naming the first field of ``config`` outside its range (None values pass)."""
+    for name, (low, high, brackets) in ranges.items():
+        value = getattr(config, name)
+        if value is not None and not _inside(value, low, high, brackets):
+            shown = f"{brackets[0]}{low}, {'inf' if high is None else f'{high:,}'}{brackets[1]}"
+            raise ValueError(f"{name} must lie in {shown}, got {value}")
+
+
+def _inside(value, low, high, brackets: str) -> bool:
+    above_low = value > low if brackets[0] == "(" else value >= low
+    below_high = high is None or (value < high if brackets[1] == ")" else value <= high)
+    return above_low and below_high
 
 
 @dataclass
@@ -115,6 +163,7 @@ def parse_recipe(raw: dict, overrides=(), source: str = "recipe") -> Recipe:
         family = get_family(coerce(raw["family"], str, "family", source))
     except UsageError as err:
         raise UsageError(f"{source}: {err}") from None
+    check_sizes(raw.get("model"), "model", source)
     return Recipe(
         family=family.family,
         model=from_dict(family.Config, raw.get("model") or {}, "model", source),
@@ -150,17 +199,113 @@ def apply_overrides(raw: dict, overrides) -> dict:
 
 def _read_yaml(path: Path) -> dict:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise UsageError(f"recipe {path} is not valid YAML{where}: {problem}") from None
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise UsageError(f"recipe {path} is not a UTF-8 text file") from None
+    raw, problem = parse_yaml(text)
+    if problem:
+        raise UsageError(f"recipe {path}: {problem}")
     if not isinstance(raw, dict):
         raise UsageError(f"recipe {path} must be a YAML mapping with keys {', '.join(SECTIONS)}")
     return raw
+
+
+def parse_yaml(text: str) -> tuple[object, str | None]:
+    """``(value, None)``, or ``(None, problem)`` for a document a recipe or card never needs.
+
+    Refused: invalid YAML, duplicate keys (YAML would keep the last one silently), nesting
+    deeper than ``UNIGEN_MAX_DEPTH``, recursive aliases, and aliases that expand to more than
+    ``MAX_YAML_VALUES`` values (a 661-byte "billion laughs" file expands to 10^9).
+    """
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:  # an empty document
+            return None, None
+        problem = _expansion_problem(node)
+        return (None, problem) if problem else (loader.construct_document(node), None)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        return None, f"not valid YAML{where}: {getattr(err, 'problem', None) or str(err).splitlines()[0]}"
+    finally:
+        loader.dispose()
+
+
+MAX_YAML_VALUES = 100_000  # values in a recipe or card once aliases are expanded (a card holds ~500)
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader with a nesting bound while composing and duplicate keys refused."""
+
+    depth = 0
+
+    def compose_node(self, parent, index):
+        if self.depth >= limits.limit("depth"):
+            mark = self.peek_event().start_mark
+            raise yaml.YAMLError(
+                f"{limits.exceeded('depth', self.depth + 1, 'levels of nesting')} at line {mark.line + 1}"
+            )
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == _MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
+                continue
+            key = self.construct_object(key_node)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _expansion_problem(root) -> str | None:
+    """Recursive aliases, or aliases expanding past the value or depth bounds (None: neither)."""
+    sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (values, depth) once known; (-1, -1) while open
+
+    def measure(node) -> tuple[int, int]:
+        known = sizes.get(id(node))
+        if known == (-1, -1):
+            raise _Refused(f"a YAML alias refers to itself (line {node.start_mark.line + 1})")
+        if known is not None:
+            return known
+        sizes[id(node)] = (-1, -1)
+        measured = [measure(child) for child in _children(node)]
+        values = 1 + sum(v for v, _ in measured)
+        depth = 1 + max((d for _, d in measured), default=0)
+        if values > MAX_YAML_VALUES or depth > limits.limit("depth"):
+            raise _Refused(
+                f"its YAML aliases expand to over {MAX_YAML_VALUES:,} values or "
+                f"{limits.limit('depth')} levels of nesting (a 'billion laughs' file?)"
+            )
+        sizes[id(node)] = (values, depth)
+        return values, depth
+
+    try:
+        measure(root)
+    except _Refused as refused:
+        return str(refused)
+    return None
+
+
+class _Refused(Exception):
+    pass
+
+
+def _children(node) -> list:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def _resolve_data_path(raw: dict, base: Path) -> None:
@@ -229,3 +374,66 @@ def _data_config(mapping, source: str, section: str = "data") -> DataConfig:
             raise UsageError(f"{source}: {section}.extra[{k}] must be a mapping without its own 'extra'")
         _data_config(more, source, f"{section}.extra[{k}]")
     return data
+
+
+def check_sizes(mapping, where: str, source: str) -> None:
+    """Every ``max_*`` integer in ``mapping`` (nested too) lies in [0, UNIGEN_MAX_GRAPH_NODES].
+
+    ``max_nodes``, ``max_atoms``, ``max_blocks``, ... size dense tensors (GDSS's adjacency is
+    max_nodes^2 per sample), so a card or recipe with max_nodes 10^5 is refused here, before
+    a model allocates anything.
+    """
+    if not isinstance(mapping, dict):
+        return
+    for key, value in mapping.items():
+        name = f"{where}.{key}"
+        if isinstance(value, dict):
+            check_sizes(value, name, source)
+        elif str(key).startswith("max_") and isinstance(value, int) and not isinstance(value, bool):
+            if value < 0:
+                raise UsageError(f"{source}: {name} must be >= 0, got {value}")
+            if value > limits.limit("graph_nodes"):
+                raise UsageError(f"{source}: {name} is {limits.exceeded('graph_nodes', value, 'nodes')}")
+
+
+def check_card(card: dict, source: str) -> None:
+    """Values of a checkpoint card's ``model_args`` and ``state`` a model is built from.
+
+    Sizes as :func:`check_sizes`; every number finite; count tables (``node_counts``, ...)
+    lists of non-negative numbers, not all zero; ``num_train_hashes`` a non-negative integer.
+    """
+    check_sizes(card.get("model_args"), "model_args", source)
+    state = card["state"]
+    check_sizes(state, "state", source)
+    _check_finite(state, "state", source)
+    for key, value in state.items():
+        if str(key).endswith("_counts"):
+            _check_count_table(value, f"state.{key}", source)
+    hashes = state.get("num_train_hashes", 0)
+    if not isinstance(hashes, int) or isinstance(hashes, bool) or hashes < 0:
+        raise UsageError(
+            f"{source}: state.num_train_hashes must be a non-negative integer, got {show(hashes)}"
+        )
+
+
+def _check_finite(value, where: str, source: str) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_finite(item, f"{where}.{key}", source)
+    elif isinstance(value, list):
+        for k, item in enumerate(value):
+            _check_finite(item, f"{where}[{k}]", source)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise UsageError(f"{source}: {where} must be a finite number, got {value}")
+
+
+def _check_count_table(value, where: str, source: str) -> None:
+    numbers = isinstance(value, list) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in value
+    )
+    if not numbers or not any(value):
+        raise UsageError(
+            f"{source}: {where} must be a list of counts >= 0, not all zero, got {show(value)[:80]}"
+        )
+    if len(value) > limits.limit("graph_nodes"):
+        raise UsageError(f"{source}: {where} is {limits.exceeded('graph_nodes', len(value), 'entries long')}")

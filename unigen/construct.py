@@ -3,13 +3,15 @@
 ``from_dict(cls, mapping, section)`` checks every key against the dataclass fields (unknown
 keys fail with the list of valid keys) and every value against the field's type hint
 (``Literal`` options list their allowed values; ints widen to float; nested dataclasses
-recurse). Recipes (``unigen.config``), checkpoint cards and a model's sampling options are
-all read through it, so it sits in the bottom layer and imports only ``unigen.errors``.
+recurse; NaN, infinities and integers of 2**63 or more are refused for every field).
+Recipes (``unigen.config``), checkpoint cards and a model's sampling options are all read
+through it, so it sits in the bottom layer and imports only ``unigen.errors``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -52,7 +54,20 @@ def coerce(value, hint, key: str, source: str):
     ok, out = _match(value, hint)
     if not ok:
         raise UsageError(f"{source}: {key} must be {_type_name(hint)}, got {show(value)}")
+    problem = _unbounded(out)
+    if problem:
+        raise UsageError(f"{source}: {key} must be {problem}")
     return out
+
+
+def _unbounded(value) -> str | None:
+    """What is wrong with a NaN, an infinity or an integer of 2**63 or more in ``value`` (or a list)."""
+    for item in value if isinstance(value, (list, tuple)) else [value]:
+        if isinstance(item, float) and not math.isfinite(item):
+            return f"a finite number, got {item}"
+        if isinstance(item, int) and not isinstance(item, bool) and abs(item) >= 2**63:
+            return f"below 2**63 in absolute value, got {item}"
+    return None
 
 
 def _dataclass_in(hint):

@@ -4,9 +4,10 @@
     >>> ranked = predict_structures(model, [parse_formula("SrTiO3")], k=5, seed=0)
     >>> best = ranked[0][0]                 # a Crystal; best.meta holds rank, nll_bits, space group, flags
 
-The model must take ``conditions={"composition": [Z_1, ..., Z_n]}`` and offer ``slot_nll``
-(family ``unigenx``). Candidates of one composition are ranked by the model's likelihood: the
-negative ELBO of the sampled numbers on a ``rank_steps``-step chain (lower first). Each
+The model must generate crystals, take ``conditions={"composition": [Z_1, ..., Z_n]}`` and offer
+``candidate_nll`` (families ``unigenx`` and ``uni3dar``). Candidates of one composition are ranked
+by the model's likelihood, lower first: for unigenx the negative ELBO of the sampled numbers on a
+``rank_steps``-step chain, for uni3dar minus the mean log p per atom recorded while sampling. Each
 candidate's meta also carries its space group (spglib through pymatgen, symprec 0.1) and the
 CDVAE validity flags (SMACT composition, all distances >= 0.5 A). Batches are seeded like
 ``unigen.generation`` (batch 0 with ``seed``, later ones with a hash of (seed, k)).
@@ -14,15 +15,12 @@ CDVAE validity flags (SMACT composition, all distances >= 0.5 A). Batches are se
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 
+from unigen.chem.symmetry import SYMPREC, space_group
 from unigen.distributed import batch_seed
 from unigen.errors import UsageError
-
-SYMPREC = 0.1
 
 
 def predict_structures(
@@ -38,10 +36,7 @@ def predict_structures(
     """For each composition ((N,) atomic numbers), ``k`` candidate Crystals, most likely first."""
     if k < 1:
         raise UsageError(f"number of candidates must be positive, got {k}")
-    if not hasattr(model, "slot_nll"):
-        raise UsageError(
-            f"a '{model.family}' model cannot predict structures from a composition; use a unigenx model"
-        )
+    check_csp_model(model)
     opts = model.sampling_options(**options)
     for z in compositions:
         model.composition_ids(z)  # unknown elements fail before any sampling
@@ -55,7 +50,7 @@ def predict_structures(
         generator = torch.Generator(device=next(model.parameters()).device).manual_seed(batch_seed(seed, b))
         raw = model.sample(len(part), generator=generator, options=opts, progress=tick,
                            conditions={"composition": [z for _, z in part]})  # fmt: skip
-        nll = model.slot_nll(raw, steps=rank_steps, generator=generator).tolist()
+        nll = model.candidate_nll(raw, steps=rank_steps, generator=generator).tolist()
         for (index, _), crystal, score in zip(part, model.decode(raw), nll):
             candidates[index].append((score, crystal))
     if bar is not None:
@@ -63,6 +58,18 @@ def predict_structures(
     from unigen.chem.formula import formula_of
 
     return [_ranked(c, formula_of(z)) for c, z in zip(candidates, compositions)]
+
+
+def check_csp_model(model, name: str = "this model") -> None:
+    """UsageError unless ``model`` predicts crystals from a composition (and ranks its candidates)."""
+    from unigen.structures import Crystal
+
+    if not hasattr(model, "candidate_nll") or model.record_type is not Crystal:
+        kind = getattr(model.record_type, "__name__", "no")
+        raise UsageError(
+            f"{name} is a '{model.family}' model of {kind} records; predict-structure needs a crystal model "
+            f"of family unigenx or uni3dar"
+        )
 
 
 def _ranked(scored: list, formula: str) -> list:
@@ -84,27 +91,11 @@ def describe(crystal) -> dict:
     except (ValueError, np.linalg.LinAlgError):
         distance, structure_ok = 0.0, False
     return {
-        **_space_group(crystal),
+        **space_group(crystal, SYMPREC),
         "smact_valid": bool(compositional_validity(crystal.atomic_numbers)),
         "structure_valid": structure_ok,
         "min_distance": round(distance, 4) if np.isfinite(distance) else None,
     }
-
-
-def _space_group(crystal) -> dict:
-    os.environ.setdefault("SPGLIB_WARNING", "OFF")  # spglib prints C-level warnings on distorted cells
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
-
-    from unigen.chem.convert import crystal_to_pymatgen
-
-    try:
-        analyzer = SpacegroupAnalyzer(crystal_to_pymatgen(crystal), symprec=SYMPREC)
-        return {
-            "space_group": analyzer.get_space_group_symbol(),
-            "space_group_number": analyzer.get_space_group_number(),
-        }
-    except Exception:  # spglib fails on degenerate cells; report no symmetry rather than crash
-        return {"space_group": None, "space_group_number": None}
 
 
 def _bar(total: int, enabled: bool):

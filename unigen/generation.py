@@ -6,9 +6,11 @@
     >>> result.records            # records of ``model.record_type``
 
 This module knows no family: it validates the options through the model's ``Sampling``
-dataclass, batches and seeds, shows progress sized from the sampler's real step count, calls
-``model.sample`` / ``model.decode`` (the family contract, ``unigen.models.registry``) and
-hands the records to ``unigen.chem.summary``.
+dataclass, batches and seeds, shows progress sized from the sampler's real step count
+(``--steps`` included; ``unigen.progress``), calls ``model.sample`` / ``model.decode`` (the
+family contract, ``unigen.models.registry``) and hands the records to ``unigen.chem.summary``.
+``GenerationStream`` yields the records batch by batch (what ``unigen generate`` writes);
+``generate`` collects them.
 
 Seeds: batch ``k`` of a run with seed ``s`` draws from its own generator (seed ``s`` for the
 first batch, a hash of ``(s, k)`` after), so the output depends on ``s``, ``n`` and the batch
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from unigen.errors import UsageError
+from unigen.errors import UnigenError, UsageError
 
 
 @dataclass
@@ -33,42 +35,88 @@ class GenerationResult:
 
 
 def generate(
-    model, n: int, seed: int = 0, batch_size: int = 1000, progress: bool = False, conditions=None, **options
+    model, n: int, seed: int = 0, batch_size: int = 1000, progress=False, conditions=None, **options
 ) -> GenerationResult:
     """Draw ``n`` samples in batches of ``batch_size`` and summarise them (rank 0 under torchrun)."""
-    from unigen.distributed import batch_seed, gather_objects, init_world
-
-    if n < 1:
-        raise UsageError(f"number of samples must be positive, got {n}")
-    if batch_size < 1:
-        raise UsageError(f"batch size must be positive, got {batch_size}")
-    opts = model.sampling_options(**options)
-    device = next(model.parameters()).device
-    world = init_world(device)
-    batches = [(k, min(batch_size, n - start)) for k, start in enumerate(range(0, n, batch_size))]
-    mine = batches[world.rank :: world.size]
-    bar = _progress_bar(model.num_sampling_steps(opts) * len(mine), progress and world.is_main)
-    decoded = {}
-    for k, size in mine:
-        generator = torch.Generator(device=device).manual_seed(batch_seed(seed, k))
-        step = None if bar is None else (lambda _: bar.update(1))
-        raw = model.sample(size, generator=generator, options=opts, conditions=conditions, progress=step)
-        decoded[k] = model.decode(raw)
-    if bar is not None:
-        bar.close()
-    parts = gather_objects(world, decoded)
-    if not world.is_main:  # rank 0 summarises and writes; the others only sampled
-        return GenerationResult([], {})
-    merged = {k: v for part in parts for k, v in part.items()}
-    records = [record for k in sorted(merged) for record in merged[k]]
-    from unigen.chem.summary import summarise
-
-    hashes = getattr(model, "train_hashes", None)
-    written, summary = summarise(records, None if hashes is None else hashes.cpu().numpy())
-    return GenerationResult(written, summary)
+    stream = GenerationStream(model, n, seed, batch_size, progress, conditions, **options)
+    records = list(stream)
+    return GenerationResult(records, stream.summary)
 
 
-def _progress_bar(total_steps: int, enabled: bool):
-    from tqdm.auto import tqdm
+class GenerationStream:
+    """The records of a run, yielded batch by batch as each batch is sampled and post-processed.
 
-    return tqdm(total=total_steps, desc="sampling", unit="step", leave=False) if enabled else None
+    Only one batch is held at a time (under torchrun rank 0 gathers every batch, as before).
+    Options are checked here, before anything is sampled; ``summary`` is filled once the
+    stream is exhausted. ``unigen generate`` hands the stream to ``unigen.io.write``, which
+    writes it into a temporary file renamed at the end: a stopped run leaves no file.
+    ``progress``: True / None report (a bar on a terminal, a line every ~10 s when piped).
+    """
+
+    def __init__(self, model, n: int, seed=0, batch_size=1000, progress=False, conditions=None, **options):
+        from unigen.distributed import init_world
+
+        if n < 1:
+            raise UsageError(f"number of samples must be positive, got {n}")
+        if batch_size < 1:
+            raise UsageError(f"batch size must be positive, got {batch_size}")
+        self.model, self.seed, self.conditions, self.progress = model, seed, conditions, progress
+        self.options = model.sampling_options(**options)
+        self.device = next(model.parameters()).device
+        self.world = init_world(self.device)
+        batches = [(k, min(batch_size, n - start)) for k, start in enumerate(range(0, n, batch_size))]
+        self.mine = batches[self.world.rank :: self.world.size]
+        self.summary: dict = {}
+
+    def __iter__(self):
+        from unigen.chem.summary import Summary
+        from unigen.progress import progress_bar
+
+        hashes = getattr(self.model, "train_hashes", None)
+        summary = Summary(None if hashes is None else hashes.cpu().numpy())
+        total = self.model.num_sampling_steps(self.options) * len(self.mine)
+        enabled = self.progress is not False and self.world.is_main
+        with progress_bar(total, "sampling", "step", enabled=None if enabled else False) as bar:
+            for records in self._batches(bar):
+                yield from summary.add(records)
+        self.summary = summary.result() if self.world.is_main else {}
+
+    def _batches(self, bar):
+        """Decoded batches in batch order: one at a time, or all at once on rank 0 under torchrun."""
+        from unigen.distributed import gather_objects
+
+        if self.world.size == 1:
+            for k, size in self.mine:
+                yield self._sample(k, size, bar)
+            return
+        decoded = {k: self._sample(k, size, bar) for k, size in self.mine}
+        parts = gather_objects(self.world, decoded)
+        if self.world.is_main:  # rank 0 summarises and writes; the others only sampled
+            merged = {k: v for part in parts for k, v in part.items()}
+            yield [record for k in sorted(merged) for record in merged[k]]
+
+    def _sample(self, k: int, size: int, bar) -> list:
+        from unigen.distributed import batch_seed
+
+        generator = torch.Generator(device=self.device).manual_seed(batch_seed(self.seed, k))
+        step = lambda _: bar.update(1)  # samplers call progress(step index) once per step
+        raw = self.model.sample(
+            size, generator=generator, options=self.options, conditions=self.conditions, progress=step
+        )
+        _refuse_non_finite(raw, k)
+        return self.model.decode(raw)
+
+
+def _refuse_non_finite(raw, batch: int) -> None:
+    """NaN or infinity in sampled tensors would decode to blank records scored valid: refuse them."""
+    tensors = raw.values() if isinstance(raw, dict) else raw if isinstance(raw, (list, tuple)) else [raw]
+    for tensor in tensors:
+        if (
+            isinstance(tensor, torch.Tensor)
+            and tensor.is_floating_point()
+            and not bool(tensor.isfinite().all())
+        ):
+            raise UnigenError(
+                f"sampling batch {batch} produced NaN or infinite values; the model or the sampling "
+                "options (e.g. snr, scale_eps, steps) are numerically unstable"
+            )

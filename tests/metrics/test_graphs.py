@@ -143,7 +143,19 @@ def test_vun_counts_duplicates_isomorphs_and_invalid_graphs():
     out = fraction_vun(gen, train, validity=lambda g: nx.is_tree(nx.from_numpy_array(g.adjacency())))
     # unique: path, star, cycle, tree2 (the relabelled path is a duplicate) -> 4/5
     # unique and novel: path, cycle, tree2 (star is in train) -> 3/5; valid trees among them: path, tree2
-    assert out == {"unique": 4 / 5, "unique_novel": 3 / 5, "valid": 4 / 5, "vun": 2 / 5}
+    # novel, duplicates included: path, relabelled path, cycle, tree2 -> 4/5
+    assert out == {"unique": 4 / 5, "novel": 4 / 5, "unique_novel": 3 / 5, "valid": 4 / 5, "vun": 2 / 5}
+
+
+def test_malformed_records_count_in_every_denominator():
+    path, cycle = (Graph.from_adjacency(nx.to_numpy_array(g)) for g in (nx.path_graph(5), nx.cycle_graph(5)))
+    out = score_graphs(
+        [path, None, cycle, None], [path, cycle], "spectre", train=[], validity="tree", n_jobs=1
+    )
+    assert out["degree"] == pytest.approx(0.0, abs=1e-12)  # the MMDs see the two real graphs only
+    assert (
+        out["num_generated"] == 4 and out["valid"] == 1 / 4 and out["unique"] == 2 / 4 and out["vun"] == 1 / 4
+    )
 
 
 def test_vun_with_named_validity_tree():
@@ -165,3 +177,51 @@ def test_community_small_train_vs_test_is_small():
         load_dataset("community_small", "train"), load_dataset("community_small", "test"), "gdss", n_jobs=1
     )
     assert 0 < out["degree"] < 0.05 and 0 < out["clustering"] < 0.05 and 0 <= out["orbit"] < 0.01
+
+
+# ---------------------------------------------------------------------------------------
+# the SPECTRE / DiGress construction, pinned against a literal transcription
+
+
+def _digress_mmd(samples1, samples2, sigma):
+    """DiGress ``dist_helper.compute_mmd(..., kernel=gaussian_tv)``: +1e-6 pmf, pair loops."""
+
+    def tv_kernel(x, y):
+        size = max(len(x), len(y))
+        x, y = np.pad(x, (0, size - len(x))), np.pad(y, (0, size - len(y)))
+        dist = np.abs(x - y).sum() / 2.0
+        return np.exp(-dist * dist / (2 * sigma * sigma))
+
+    def disc(a, b):
+        return sum(tv_kernel(x, y) for x in a for y in b) / (len(a) * len(b))
+
+    s1 = [s / (np.sum(s) + 1e-6) for s in samples1]
+    s2 = [s / (np.sum(s) + 1e-6) for s in samples2]
+    return disc(s1, s1) + disc(s2, s2) - 2 * disc(s1, s2)
+
+
+def _digress_statistics(g):
+    """DiGress ``degree_worker``, ``clustering_worker`` (100 bins) and ``spectral_worker``, verbatim."""
+    from scipy.linalg import eigvalsh
+
+    degree = np.array(nx.degree_histogram(g))
+    clustering = np.histogram(list(nx.clustering(g).values()), bins=100, range=(0.0, 1.0))[0]
+    eigs = eigvalsh(nx.normalized_laplacian_matrix(g).todense())
+    spectral = np.histogram(eigs, bins=200, range=(-1e-5, 2))[0]
+    return degree, clustering, spectral / spectral.sum()
+
+
+@requires_data("spectre", "planar.pkl")
+def test_spectre_kernels_match_the_digress_construction_on_planar_graphs():
+    from unigen.data import load_dataset
+
+    test, train = list(load_dataset("planar", "test"))[:12], list(load_dataset("planar", "train"))[:12]
+    ours = score_graphs(
+        train, test, protocol="spectre", n_jobs=1, statistics=("degree", "clustering", "spectral")
+    )
+    ref = [_digress_statistics(nx.from_numpy_array(g.adjacency())) for g in test]
+    gen = [_digress_statistics(nx.from_numpy_array(g.adjacency())) for g in train]
+    for i, (name, sigma) in enumerate([("degree", 1.0), ("clustering", 0.1), ("spectral", 1.0)]):
+        expected = _digress_mmd([r[i] for r in ref], [g[i] for g in gen], sigma)
+        # the +1e-6 in DiGress's pmf normalisation is the only difference: ~1e-8 relative
+        assert ours[name] == pytest.approx(expected, rel=1e-5, abs=1e-9), name

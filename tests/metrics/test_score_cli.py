@@ -1,6 +1,8 @@
 """``unigen score`` in-process: tables, JSON, malformed records, CSP, and one-line usage errors."""
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -140,7 +142,7 @@ def test_csp_length_mismatch_is_a_one_line_usage_error(capsys, tmp_path):
         (["x.cif", "--kind", "proteins"], "--kind"),
         (["x.cif", "--kind", "crystals", "--protocol", "nope"], "--protocol"),
         (["{cif}", "--kind", "crystals", "--protocol", "gdss"], "does not apply to crystals"),
-        (["{cif}"], "--kind is required"),
+        (["{cif}", "--kind", "molecules"], "record 1 is a Crystal (crystals), expected molecules"),
         (["missing.cif", "--kind", "crystals"], "no such file"),
         (["{cif}", "--kind", "crystals", "--test", "no_such_dataset"], "no such file or dataset"),
         (["{cif}", "--kind", "crystals", "--test", "{cif}", "--dataset", "qm9"], "no COV cut-offs"),
@@ -160,7 +162,7 @@ def test_kind_mismatch_names_the_record(capsys, tmp_path):
     path = tmp_path / "mols.xyz"
     write(path, [methane()])
     code, _, err = run(capsys, str(path), "--kind", "crystals")
-    assert code == 2 and "record 1 is a Molecule3D" in err
+    assert code == 2 and f"{path}: record 1 is a Molecule3D (molecules3d)" in err
 
 
 def test_molecules_dispatch_lists_invalid_smiles_by_record_number(capsys, tmp_path):
@@ -192,3 +194,35 @@ def test_graphs_dispatch_counts_malformed_records(capsys, tmp_path):
     assert code == 0, err
     assert payload["metrics"]["degree"] == pytest.approx(0.0, abs=1e-12)  # identical sets
     assert payload["metrics"]["n_malformed"] == 1 and len(payload["malformed"]) == 1
+
+
+@pytest.mark.skipif(
+    not (Path(os.environ["UNIGEN_DATA_DIR"]) / "spectre" / "planar.pkl").exists(),
+    reason="needs spectre/planar.pkl",
+)
+def test_planar_training_set_scored_against_test_is_valid_and_not_novel(capsys, tmp_path):
+    from unigen.data import load_dataset
+
+    generated, out_json = tmp_path / "planar_train.edgelist", tmp_path / "scores.json"
+    write(generated, list(load_dataset("planar", "train")))
+    code, out, err = run(capsys, str(generated), "--kind", "graphs", "--protocol", "spectre", "--test", "planar",
+                         "--json", str(out_json))  # fmt: skip
+    assert code == 0, err
+    metrics = json.loads(out_json.read_text())["metrics"]
+    assert metrics["validity_kind"] == "planar" and metrics["train"] == "planar:train"
+    assert metrics["valid"] == 1.0 and metrics["unique"] == 1.0  # every SPECTRE planar graph is planar
+    assert metrics["novel"] == 0.0 and metrics["vun"] == 0.0  # each is its own training graph
+    assert "vun" in out and metrics["degree"] < 0.01
+
+
+def test_graph_validity_for_an_unknown_dataset_is_a_usage_error(capsys, tmp_path):
+    import networkx as nx
+
+    from unigen.chem.convert import networkx_to_graph
+
+    graphs = tmp_path / "g.edgelist"
+    write(graphs, [networkx_to_graph(nx.cycle_graph(5))])
+    code, out, err = run(
+        capsys, str(graphs), "--kind", "graphs", "--test", str(graphs), "--dataset", "lobster"
+    )
+    assert code == 2 and "no graph validity" in err and "planar, sbm, tree" in err

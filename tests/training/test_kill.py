@@ -43,12 +43,12 @@ def _run(command):
     assert done.returncode == 0, done.stderr[-2000:]
 
 
-def _kill_after_first_checkpoint(command, out: Path) -> None:
+def _kill_after_first_checkpoint(command, out: Path, checkpoints: int = 1) -> None:
     proc = subprocess.Popen(
         command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
     try:
-        while proc.poll() is None and not list((out / "checkpoints").glob("step_*")):
+        while proc.poll() is None and len(list((out / "checkpoints").glob("step_*"))) < checkpoints:
             time.sleep(0.01)
     finally:
         if proc.poll() is None:
@@ -64,6 +64,21 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_weights(tmp_path, nproc):
     _kill_after_first_checkpoint(_command(killed, nproc), killed)
     assert not (killed / "checkpoints" / "step_00000060").exists()
     _run(_command(killed, nproc, "--resume", str(killed)))
+    for name in ("model.safetensors", "trainer.safetensors"):
+        a = load_file(straight / "checkpoints" / "step_00000060" / name)
+        b = load_file(killed / "checkpoints" / "step_00000060" / name)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+
+
+def test_a_truncated_latest_checkpoint_resumes_from_the_previous_one(tmp_path):
+    """A disk that lost the end of the newest checkpoint's writes: resume skips it, bit-exact."""
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    _run(_command(straight, 1))
+    _kill_after_first_checkpoint(_command(killed, 1), killed, checkpoints=2)
+    latest = sorted((killed / "checkpoints").glob("step_*"))[-1]
+    data = (latest / "trainer.safetensors").read_bytes()
+    (latest / "trainer.safetensors").write_bytes(data[: len(data) // 3])
+    _run(_command(killed, 1, "--resume", str(killed)))
     for name in ("model.safetensors", "trainer.safetensors"):
         a = load_file(straight / "checkpoints" / "step_00000060" / name)
         b = load_file(killed / "checkpoints" / "step_00000060" / name)

@@ -25,15 +25,21 @@ import click
 @click.option(
     "--resume", type=click.Path(), default=None, help="Continue an interrupted fine-tuning run (its out_dir)."
 )
-def command(checkpoint, data, overrides, extend_vocab, resume):
+@click.option(
+    "--out", type=click.Path(file_okay=False), default=None,
+    help="Run directory (default: runs/<parent>-finetune in the current directory).",
+)  # fmt: skip
+def command(checkpoint, data, overrides, extend_vocab, resume, out):
     """Fine-tune the model at CHECKPOINT on your own data.
 
     The checkpoint's recipe is reused (with --set overrides); the run is written to
-    train.out_dir (default: the parent run's directory + "-finetune") and its cards record
-    the parent checkpoint.
+    --out (or train.out_dir; default: runs/<parent run>-finetune in the current directory)
+    and its cards record the parent checkpoint.
     """
     from unigen.training import finetune
 
+    if out is not None:
+        overrides = (*overrides, f"train.out_dir={out}")
     final = finetune(checkpoint, data, overrides, extend_vocab=extend_vocab, resume=resume)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, say it once
         click.echo(f"checkpoint: {final}")

@@ -3,6 +3,8 @@
 Family options go through ``--set sampling.KEY=VALUE`` and are checked by the model's
 ``Sampling`` dataclass; the output format must be one whose writer takes the model's records.
 Under ``torchrun`` the samples are split across ranks and rank 0 writes one file.
+Records are written as each batch finishes, into a temporary file renamed over ``--output``
+at the end: Ctrl-C (exit code 130) or an error leaves no output file behind.
 """
 
 from __future__ import annotations
@@ -48,7 +50,14 @@ from unigen.pretrained import DEFAULT_MODEL
     default=None,
     help="Also write the summary as JSON.",
 )
-def command(model_name, num_samples, output, seed, steps, settings, batch_size, device, json_out):
+@click.option(
+    "--png",
+    "png_out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also draw the first structures written (molecules: a grid with SMILES) to a PNG.",
+)
+def command(model_name, num_samples, output, seed, steps, settings, batch_size, device, json_out, png_out):
     """Generate structures and print a summary (for molecules: validity, uniqueness, novelty)."""
     import json
 
@@ -57,11 +66,14 @@ def command(model_name, num_samples, output, seed, steps, settings, batch_size, 
     from unigen.atomic import atomic_write
     from unigen.checkpoint import load
     from unigen.distributed import init_world
-    from unigen.generation import generate
+    from unigen.draw import MAX_ITEMS, check_png_path
+    from unigen.generation import GenerationStream
     from unigen.io import format_from_path, write
     from unigen.training.engine import pick_device
 
     fmt = format_from_path(output).name
+    if png_out:
+        check_png_path(png_out)
     options = sampling_overrides(settings, steps)
     device = pick_device(device)
     world = init_world(device)
@@ -70,14 +82,31 @@ def command(model_name, num_samples, output, seed, steps, settings, batch_size, 
     model = load(model_name, device=device)
     model.refuse_generation()
     check_output_format(model, fmt, output)
-    result = generate(model, num_samples, seed=seed, batch_size=batch_size, progress=True, **options)
-    if not world.is_main:
+    stream = GenerationStream(model, num_samples, seed=seed, batch_size=batch_size, progress=None, **options)
+    if not world.is_main:  # the other ranks only sample; rank 0 gathers, summarises and writes
+        for _ in stream:
+            pass
         return
-    write(output, result.records)
-    _print_summary(result.summary, output, len(result.records))
+    first, written = [], [0]  # the first records written (for --png) and how many
+    write(output, _counting(stream, first, MAX_ITEMS if png_out else 0, written))
+    _print_summary(stream.summary, output, written[0])
     if json_out:
         with atomic_write(json_out) as handle:
-            json.dump(result.summary, handle, indent=2)
+            json.dump(stream.summary, handle, indent=2)
+    if png_out and first:
+        from unigen.draw import draw_records
+
+        draw_records(first, png_out)
+        click.echo(f"drew {len(first)} structures to {png_out}")
+
+
+def _counting(records, first: list, keep: int, written: list):
+    """The records, unchanged; keeps the first ``keep`` in ``first`` and counts them in ``written``."""
+    for record in records:
+        if len(first) < keep:
+            first.append(record)
+        written[0] += 1
+        yield record
 
 
 def check_output_format(model, fmt: str, output: str) -> None:
@@ -102,6 +131,11 @@ RATES = (
     "struct_validity",
     "comp_validity",
 )
+# what a rate counts, printed after it (the JSON keys are the printed names)
+NOTES = {
+    "validity_wo_correction": "raw samples, before valency correction",
+    "validity": "after valency correction",
+}
 
 
 def _print_summary(summary: dict, output: str, written: int) -> None:
@@ -113,4 +147,5 @@ def _print_summary(summary: dict, output: str, written: int) -> None:
             shown = f"{100 * value:.2f} %"
         else:
             shown = f"{value:.2f}" if isinstance(value, float) else str(value)
-        click.echo(f"  {key:24s} {shown}")
+        note = f"  ({NOTES[key]})" if key in NOTES and "validity_wo_correction" in summary else ""
+        click.echo(f"  {key:24s} {shown:>9s}{note}")

@@ -26,7 +26,7 @@ from unigen.pretrained import DEFAULT_CSP_MODEL
     "model_name",
     default=DEFAULT_CSP_MODEL,
     show_default=True,
-    help="Shipped model name or checkpoint directory (family unigenx).",
+    help="Shipped model name or checkpoint directory (family unigenx or uni3dar, trained on crystals).",
 )
 @click.option(
     "-n",
@@ -83,7 +83,7 @@ def command(formula, model_name, num_candidates, output, input_file, truth_spec,
     import time
 
     from unigen.checkpoint import load
-    from unigen.csp import predict_structures
+    from unigen.csp import check_csp_model, predict_structures
     from unigen.errors import UsageError
     from unigen.training.engine import pick_device
 
@@ -92,10 +92,7 @@ def command(formula, model_name, num_candidates, output, input_file, truth_spec,
     names, compositions, truth = _compositions(formula, input_file, truth_spec, limit)
     options = sampling_overrides(settings, steps)
     model = load(model_name, device=pick_device(device))
-    if not hasattr(model, "slot_nll"):
-        raise UsageError(
-            f"model {model_name} is a '{model.family}' model; predict-structure needs a unigenx model"
-        )
+    check_csp_model(model, f"model {model_name}")
     start = time.perf_counter()
     ranked = predict_structures(model, compositions, k=num_candidates, seed=seed, batch_size=batch_size,
                                 progress=True, rank_steps=rank_steps, **options)  # fmt: skip

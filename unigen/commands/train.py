@@ -1,4 +1,4 @@
-"""``unigen train RECIPE [--set KEY=VALUE ...] [--resume DIR]``."""
+"""``unigen train RECIPE [--set KEY=VALUE ...] [--resume DIR]``; RECIPE is a file or a shipped name."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import click
 
 
 @click.command("train")
-@click.argument("recipe", type=click.Path(dir_okay=False))
+@click.argument("recipe")
 @click.option(
     "--set",
     "overrides",
@@ -23,13 +23,19 @@ import click
     help="Continue a run (its out_dir) or a checkpoint from where it stopped.",
 )
 def command(recipe, overrides, resume):
-    """Train a model from a RECIPE YAML file (see recipes/ and docs/training.md).
+    """Train a model from a RECIPE: a YAML file, or a shipped recipe's name (unigen recipes list).
+
+    \b
+    Examples:
+      unigen train tiny/gdss --set train.steps=50       (the shipped recipes/tiny/gdss.yaml)
+      unigen train my_recipe.yaml
 
     Multi-GPU: torchrun --nproc_per_node=N -m unigen.cli train RECIPE
     """
     from unigen.config import load_recipe
+    from unigen.recipes import find
     from unigen.training import train
 
-    final = train(load_recipe(recipe, overrides), resume=resume)
+    final = train(load_recipe(find(recipe), overrides), resume=resume)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, say it once
         click.echo(f"checkpoint: {final}")

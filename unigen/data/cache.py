@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,7 +57,8 @@ def load_cached(path: Path) -> dict[str, np.ndarray] | None:
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {key: npz[key] for key in npz.files}
-    except (OSError, ValueError):  # a truncated or foreign file: rebuild rather than fail
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):  # truncated, altered or foreign: rebuild
+        print(f"warning: processed cache {path} is unreadable; rebuilding it", file=sys.stderr)
         return None
 
 

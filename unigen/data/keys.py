@@ -50,6 +50,11 @@ BLOCK_ID: Final[str] = "block_id"  # (B, N) int64  PARD block of each node (0 = 
 IS_TARGET: Final[str] = "is_target"  # (B, N) bool  True = node of the block being generated (PARD's virtual copies)
 IS_SLOT: Final[str] = "is_slot"  # (B, N) bool  True = a numeric slot (UniGenX); False on padding
 SLOT_VALUES: Final[str] = "slot_values"  # (B, N, 3) float  the numbers of each slot (model units); 0 elsewhere
+LEVEL: Final[str] = "level"  # (B, N) int64  octree level of each token (Uni-3DAR: L..1 tree nodes, 0 leaves, -1 [END])
+FINE: Final[str] = "fine"  # (B, N, 3) int64  in-cell fine bins of octree leaves; the null bin elsewhere
+TREE: Final[str] = "tree"  # (B, N) int64  which octree a token belongs to (crystals: 0 lattice corners, 1 atoms)
+TARGET_TOKENS: Final[str] = "target_tokens"  # (B, N) int64  token id a position predicts; -100 where none
+TARGET_FINE: Final[str] = "target_fine"  # (B, N, 3) int64  fine bins a position predicts; -100 where none
 
 # -- diffusion time and conditions ------------------------------------------------------
 TIME: Final[str] = "t"  # (B,) float  diffusion time in [eps, 1] (continuous) or int64 step index (discrete)
@@ -57,6 +62,7 @@ COND: Final[str] = "cond"  # (B, C) float  conditioning values (target propertie
 
 ALL: Final[tuple[str, ...]] = (
     NODE_MASK, X, ATOMIC_NUMBERS, ATOM_TYPES, VALENCE, ADJ, BONDS, PAIR_MASK, EDGE_INDEX, EDGE_ATTR, BATCH,
-    POS, FRAC_COORDS, LATTICE, TOKENS, POSITIONS, BLOCK_ID, IS_TARGET, IS_SLOT, SLOT_VALUES, TIME, COND,
+    POS, FRAC_COORDS, LATTICE, TOKENS, POSITIONS, BLOCK_ID, IS_TARGET, IS_SLOT, SLOT_VALUES, LEVEL, FINE, TREE,
+    TARGET_TOKENS, TARGET_FINE, TIME, COND,
 )  # every field above, in declaration order
 # fmt: on

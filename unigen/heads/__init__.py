@@ -10,6 +10,8 @@ NodeScoreHead       node states ``h (B, N, d)`` -> per-node scores ``(B, N, F)``
 PairScoreHead       pair states ``pair (B, N, N, p)`` -> symmetric scores ``(B, N, N)``, zero
                     diagonal and padding (GDSS's adjacency score)
 TokenHead           node / token states ``(..., d)`` -> logits ``(..., V)``; grows new rows
+TaskHead            token states ``(..., d)`` -> logits ``(..., C)`` through a zero-initialised MLP
+                    (Uni-3DAR's occupancy, atom-type and fine-bin classifiers)
 VectorHead          a :class:`~unigen.backbone.BackboneOutput` with geometry -> equivariant
                     vectors ``(B, N, 3)`` | ``(N, 3)`` (EGNN-style)
 DiffusionHead       noised slot numbers ``(M, D)``, steps ``(M,)``, hidden states ``(M, d)`` -> noise
@@ -19,7 +21,7 @@ DiffusionHead       noised slot numbers ``(M, D)``, steps ``(M,)``, hidden state
 
 from unigen.heads.diffusion import DiffusionHead
 from unigen.heads.score import NodeScoreHead, PairScoreHead
-from unigen.heads.token import TokenHead
+from unigen.heads.token import TaskHead, TokenHead
 from unigen.heads.vector import VectorHead
 
-__all__ = ["DiffusionHead", "NodeScoreHead", "PairScoreHead", "TokenHead", "VectorHead"]
+__all__ = ["DiffusionHead", "NodeScoreHead", "PairScoreHead", "TaskHead", "TokenHead", "VectorHead"]

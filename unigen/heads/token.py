@@ -30,3 +30,21 @@ class TokenHead(nn.Module):
             new.weight[old.out_features :] = 0.0
             new.bias[old.out_features :] = old.bias.min()
         self.proj = new
+
+
+class TaskHead(nn.Module):
+    """Uni-3DAR's classifier ``h (..., d)`` -> logits ``(..., C)``: dropout, Linear(d, d) without bias,
+    GELU, Linear(d, C) without bias and zero-initialised (every class equally likely at the start)."""
+
+    def __init__(self, dim: int, num_classes: int, dropout: float = 0.0):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Dropout(dropout),
+            nn.Linear(dim, dim, bias=False),
+            nn.GELU(),
+            nn.Linear(dim, num_classes, bias=False),
+        )
+        nn.init.zeros_(self.net[-1].weight)
+
+    def forward(self, h: Tensor) -> Tensor:
+        return self.net(h)

@@ -5,7 +5,7 @@
 
 | format   | extensions (``.gz`` allowed)      | reads                          | writes                 |
 |----------|-----------------------------------|--------------------------------|------------------------|
-| smi      | .smi .smiles                      | MolGraph                       | SMILES str, MolGraph   |
+| smi      | .smi .smiles .txt                 | MolGraph                       | SMILES str, MolGraph   |
 | csv      | .csv (a ``smiles`` column)        | MolGraph                       | SMILES str, MolGraph   |
 | sdf      | .sdf .sd .mol                     | MolGraph (or Molecule3D)       | MolGraph, Molecule3D   |
 | xyz      | .xyz                              | Molecule3D (Crystal w/ Lattice)| Molecule3D, Crystal    |
@@ -65,7 +65,7 @@ FORMATS: dict[str, Format] = {
     for f in [
         Format(
             "smi",
-            (".smi", ".smiles"),
+            (".smi", ".smiles", ".txt"),  # DiGress and others publish samples as .txt
             "smiles:read_molgraphs",
             "smiles:write_smiles",
             ("str", "MolGraph"),
@@ -123,7 +123,8 @@ def format_from_path(path, override: str | None = None) -> Format:
     if name.lower().startswith(_POSCAR_NAMES):  # POSCAR, CONTCAR_relaxed, POSCAR.1
         return FORMATS["poscar"]
     raise UsageError(
-        f"{path}: cannot tell the file format from {suffix or 'a name without extension'!r}; pass format= one of {', '.join(FORMATS)}"
+        f"{path}: cannot tell the file format from {suffix or 'a name without extension'!r}; "
+        f"pass --format (format= in Python), one of {', '.join(FORMATS)}"
     )
 
 
@@ -148,17 +149,25 @@ def read(path, format: str | None = None, *, strict: bool = False, **options) ->
 
 
 def write(path, records, format: str | None = None, **options) -> None:
-    """Write ``records`` to ``path`` atomically (nothing is written if any record fails)."""
+    """Write ``records`` to ``path`` atomically (nothing is written if any record fails).
+
+    ``records`` may be a generator (``unigen generate`` streams batches): the writers pull
+    records one at a time into a temporary file that is renamed over ``path`` only at the end.
+    """
     fmt = format_from_path(path, format)
-    records = list(records)
+    writer = fmt.function("writer")
+    _check_options(fmt, writer, options)
+    writer(path, _checked(path, fmt, records), **fmt.fixed, **options)
+
+
+def _checked(path, fmt: Format, records):
+    """The records, lazily, each checked to be of a type ``fmt`` writes."""
     for index, record in enumerate(records, start=1):
         if type(record).__name__ not in fmt.writes:
             raise UsageError(
                 f"{path}: format {fmt.name} writes {' or '.join(fmt.writes)}; record {index} is a {type(record).__name__}"
             )
-    writer = fmt.function("writer")
-    _check_options(fmt, writer, options)
-    writer(path, records, **fmt.fixed, **options)
+        yield record
 
 
 def read_smiles(path, column: str | None = None, format: str | None = None) -> ReadResult:

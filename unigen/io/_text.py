@@ -1,7 +1,8 @@
 """Reading and writing text files for every format: one place for the checks on bad files.
 
 ``read_text`` turns every way a file can be unusable (missing, a directory, unreadable,
-binary, a broken gzip stream, empty) into one ``UnigenError`` that names the path.
+binary, a broken gzip stream, empty, over ``UNIGEN_MAX_FILE_BYTES`` once decompressed) into
+one ``UnigenError`` that names the path.
 ``write_text`` streams chunks into ``atomic_write``, so a writer that fails half-way
 leaves no partial output (and an older file at the same path untouched).
 """
@@ -9,13 +10,15 @@ leaves no partial output (and an older file at the same path untouched).
 from __future__ import annotations
 
 import gzip
+import io
 import re
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
+from unigen import limits
 from unigen.atomic import atomic_write
-from unigen.errors import UnigenError
+from unigen.errors import UnigenError, UsageError
 
 # control bytes that never occur in text files (tab, newlines, form feed, ESC are allowed)
 _BINARY_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
@@ -49,16 +52,28 @@ def _read_bytes(path: Path) -> bytes:
     if path.is_dir():
         raise UnigenError(f"{path}: is a directory, expected a file")
     try:
-        return path.read_bytes()
+        with open(path, "rb") as handle:
+            return _capped(path, handle, "")
     except OSError as err:
         raise UnigenError(f"{path}: cannot read file ({err.strerror})") from None
 
 
 def _gunzip(path: Path, data: bytes) -> bytes:
+    """Decompress in a stream that stops at the size limit: an 8 MB gzip bomb never inflates whole."""
     try:
-        return gzip.decompress(data)
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+            return _capped(path, stream, " after decompression")
     except (OSError, EOFError, zlib.error) as err:
         raise UnigenError(f"{path}: not a valid gzip file ({err})") from None
+
+
+def _capped(path: Path, stream, where: str) -> bytes:
+    """At most ``UNIGEN_MAX_FILE_BYTES`` bytes of ``stream``; a longer one is a UsageError."""
+    cap = limits.limit("file_bytes")
+    data = stream.read(cap + 1)
+    if len(data) > cap:
+        raise UsageError(f"{path}: {limits.exceeded('file_bytes', cap + 1, f'bytes or more{where}')}")
+    return data
 
 
 def write_text(path, chunks: Iterable[str]) -> None:

@@ -15,6 +15,8 @@ Partial occupancy (``occupancy=``):
         counts the sites that were changed.
 
 Writing uses pymatgen's CifWriter (P1 with every atom listed unless ``symprec`` is given).
+Each block starts with ``# key: value`` comments: the formula and the space group (spglib,
+symprec 0.1 Å, unless the record's meta has them), then the record's other scalar meta.
 CIF stores cell lengths and angles, not the orientation of the lattice vectors: after a
 round trip the lattice is pymatgen's standard orientation of the same cell. pymatgen returns
 the atoms grouped by species (sorted by electronegativity), not in file order, and rounds
@@ -23,11 +25,14 @@ fractional coordinates within 1e-4 of simple fractions (1/2, 1/3, ...) to those 
 
 from __future__ import annotations
 
+import functools
 import io
+import math
 import re
 import warnings
 from dataclasses import dataclass
 
+from unigen import limits
 from unigen.errors import RecordError, UnigenError, UsageError
 from unigen.io._text import first_line, read_text, write_text
 from unigen.io.result import ReadResult
@@ -101,7 +106,10 @@ def split_blocks(text: str) -> list[CifBlock]:
 
 def _block_to_crystal(block: CifBlock, occupancy: str, tolerance: float, primitive: bool) -> Crystal:
     _check_required_items(block.text)
+    _check_before_parsing(block.text)
     structure = _parse_structure(block.text, tolerance, primitive)
+    if len(structure) > limits.limit("atoms"):
+        raise _BlockError(f"structure of {limits.exceeded('atoms', len(structure), 'atoms')}")
     resolved = _apply_occupancy_policy(structure, occupancy)
     from unigen.chem.convert import pymatgen_to_crystal
 
@@ -123,6 +131,101 @@ def _check_required_items(text: str) -> None:
             raise _BlockError(f"missing {item}")
     if not _POSITION_ITEMS.search(text):
         raise _BlockError("no atom sites (_atom_site_fract_x or _atom_site_Cartn_x)")
+
+
+def _check_before_parsing(text: str) -> None:
+    """Refuse what pymatgen would take minutes over or silently get wrong, before it parses.
+
+    Its site merging is quadratic in the atoms after symmetry (100,000 atoms in P1: hours), so
+    the atom-site rows times the symmetry operations must stay within ``UNIGEN_MAX_ATOMS``;
+    cell lengths must be positive and within ``UNIGEN_MAX_CELL_LENGTH``; an occupancy must be
+    a number >= 0 (pymatgen drops a site of occupancy -1 or NaN: NaCl would read as a lone Cl).
+    """
+    if len(text) > limits.limit("record_bytes"):
+        raise _BlockError(f"block of {limits.exceeded('record_bytes', len(text), 'characters')}")
+    for axis in "abc":
+        length = _number(_item(text, f"_cell_length_{axis}"))
+        if length is None or not 0 < length <= limits.limit("cell_length"):
+            raise _BlockError(
+                f"_cell_length_{axis} must be a length in (0, {limits.limit('cell_length'):,}] Angstrom "
+                f"(UNIGEN_MAX_CELL_LENGTH), got {_item(text, f'_cell_length_{axis}')!r}"
+            )
+    headers, rows = _loop_with(text, ("_atom_site_fract_x", "_atom_site_cartn_x"))
+    operations = max(1, _symmetry_operations(text))
+    if len(rows) * operations > limits.limit("atoms"):
+        what = limits.exceeded("atoms", len(rows) * operations, "atoms")
+        raise _BlockError(f"{len(rows):,} atom sites x {operations} symmetry operations: up to {what}")
+    if "_atom_site_occupancy" in headers:
+        column = headers.index("_atom_site_occupancy")
+        for row in rows:
+            value = row[column] if column < len(row) else "?"
+            occupancy = _number(value)
+            if value not in ("?", ".") and (occupancy is None or occupancy < 0):
+                raise _BlockError(f"atom site {row[0]!r} has occupancy {value!r}; it must be a number >= 0")
+
+
+_UNCERTAINTY = re.compile(r"\(\d+\)$")
+
+
+def _item(text: str, name: str) -> str | None:
+    found = re.search(rf"^\s*{name}\s+(\S+)", text, re.M | re.I)
+    return found.group(1) if found else None
+
+
+def _number(token: str | None) -> float | None:
+    """A CIF number (``4.213(2)`` included) if finite, else None."""
+    try:
+        value = float(_UNCERTAINTY.sub("", token or ""))
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _loop_with(text: str, wanted: tuple[str, ...]) -> tuple[list[str], list[list[str]]]:
+    """Headers (lower case) and whitespace-split rows of the first loop naming one of ``wanted``."""
+    lines = text.splitlines()
+    for start, line in enumerate(lines):
+        if line.strip().lower() != "loop_":
+            continue
+        headers, k = [], start + 1
+        while k < len(lines) and lines[k].strip().startswith("_"):
+            headers.append(lines[k].split()[0].lower())
+            k += 1
+        if not any(name in headers for name in wanted):
+            continue
+        values = []
+        while k < len(lines) and not lines[k].strip().lower().startswith(("_", "loop_", "data_")):
+            values.extend(lines[k].split() if not lines[k].lstrip().startswith("#") else [])
+            k += 1
+        width = max(1, len(headers))
+        return headers, [values[i : i + width] for i in range(0, len(values), width)]
+    return [], []
+
+
+_SYMOP_ITEMS = ("_symmetry_equiv_pos_as_xyz", "_space_group_symop_operation_xyz")
+_SPACE_GROUP_ITEMS = ("_symmetry_space_group_name_h-m", "_space_group_name_h-m_alt")
+
+
+def _symmetry_operations(text: str) -> int:
+    """How many symmetry operations pymatgen applies: the listed ones, else those of the group symbol."""
+    _, operations = _loop_with(text, _SYMOP_ITEMS)
+    if operations:
+        return len(operations)
+    for name in _SPACE_GROUP_ITEMS:
+        symbol = re.search(rf"^\s*{re.escape(name)}\s+(['\"]?)(.+?)\1\s*$", text, re.M | re.I)
+        if symbol:
+            return _group_order(symbol.group(2).strip())
+    return 1
+
+
+@functools.lru_cache(maxsize=256)
+def _group_order(symbol: str) -> int:
+    from pymatgen.symmetry.groups import SpaceGroup
+
+    try:
+        return len(SpaceGroup(symbol).symmetry_ops)
+    except Exception:  # an unknown symbol: pymatgen falls back to P1 or fails on its own
+        return 1
 
 
 def _parse_structure(text: str, tolerance: float, primitive: bool):
@@ -200,8 +303,17 @@ def _block_text(path, index: int, crystal, used: set, symprec) -> str:
     structure = crystal_to_pymatgen(crystal)
     name = _unique_name(str(crystal.meta.get("name") or structure.composition.reduced_formula), used)
     text = str(CifWriter(structure, symprec=symprec))
-    header = "\n".join([f"data_{name}", *_meta_comments(crystal.meta)])
+    header = "\n".join([f"data_{name}", *_meta_comments(_described(crystal.meta, crystal, structure))])
     return re.sub(r"^data_.*$", lambda _: header, text, count=1, flags=re.M).rstrip() + "\n\n"
+
+
+def _described(meta: dict, crystal, structure) -> dict:
+    """The meta with a formula and a space group first (computed unless the record has them)."""
+    from unigen.chem.symmetry import space_group
+
+    described = {"formula": meta.get("formula") or structure.composition.reduced_formula}
+    described.update(meta if "space_group" in meta else {**space_group(crystal), **meta})
+    return described
 
 
 def _meta_comments(meta: dict) -> list[str]:

@@ -23,7 +23,8 @@ import re
 
 import numpy as np
 
-from unigen.errors import RecordError, UnigenError
+from unigen import limits
+from unigen.errors import RecordError, UnigenError, UsageError
 from unigen.io._text import is_digits, read_text, write_text
 from unigen.io.result import ReadResult
 from unigen.structures import Graph
@@ -47,6 +48,8 @@ def read_graph_json(path) -> ReadResult:
         raise UnigenError(
             f"{path}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})"
         ) from None
+    except RecursionError:  # json's scanner recurses per level: 10^5 nested brackets
+        raise UsageError(f"{path}: JSON nested too deeply (a graph file needs 4 levels)") from None
     if not isinstance(document, dict) or not isinstance(document.get("graphs"), list):
         raise UnigenError(f'{path}: expected a JSON object {{"graphs": [...]}}')
     records, errors = [], []
@@ -92,6 +95,8 @@ def _is_count(value) -> bool:
 
 
 def _checked_graph(num_nodes: int, edges) -> Graph:
+    if num_nodes > limits.limit("graph_nodes"):  # metrics build dense num_nodes^2 adjacencies
+        raise _GraphError(f"graph of {limits.exceeded('graph_nodes', num_nodes, 'nodes')}")
     edge_index = np.asarray(edges, np.int64).reshape(-1, 2).T
     if edge_index.size and edge_index.max() >= num_nodes:
         raise _GraphError(f"edge refers to node {int(edge_index.max())} but num_nodes is {num_nodes}")

@@ -9,8 +9,10 @@ with 16 significant figures.
 
 from __future__ import annotations
 
+import math
 import warnings
 
+from unigen import limits
 from unigen.errors import RecordError, UsageError
 from unigen.io._text import first_line, read_text, write_text
 from unigen.io.result import ReadResult
@@ -33,6 +35,8 @@ def _parse(text: str) -> Crystal:
 
     from unigen.chem.convert import pymatgen_to_crystal
 
+    _check_header(text.splitlines())
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -44,6 +48,41 @@ def _parse(text: str) -> Crystal:
     if len(structure) == 0:
         raise ValueError("no atoms")
     return pymatgen_to_crystal(structure)
+
+
+def _check_header(lines: list[str]) -> None:
+    """Species and counts agree and the atoms are within ``UNIGEN_MAX_ATOMS``, before pymatgen
+    (which pairs a short species line with the first counts silently)."""
+    if len(lines) < 7:
+        return  # pymatgen names what is missing
+    _check_cell(lines[1:5])
+    species, counts = lines[5].split(), lines[6].split()
+    if not species or not all(token.isalpha() for token in species):
+        return  # VASP 4 (no species line): pymatgen refuses it with its own message
+    if not counts or not all(token.isascii() and token.isdigit() for token in counts):
+        raise ValueError(f"line 7: atom counts must be non-negative integers, got {lines[6].strip()[:60]!r}")
+    if len(species) != len(counts):
+        raise ValueError(f"line 6 names {len(species)} species but line 7 gives {len(counts)} atom counts")
+    total = sum(int(token) for token in counts)
+    if total > limits.limit("atoms"):
+        raise ValueError(f"line 7: {limits.exceeded('atoms', total, 'atoms')}")
+
+
+def _check_cell(lines: list[str]) -> None:
+    """A finite, non-zero scale and finite lattice vectors within ``UNIGEN_MAX_CELL_LENGTH``."""
+    try:
+        scale = [float(token) for token in lines[0].split()]
+        vectors = [[float(token) for token in line.split()[:3]] for line in lines[1:]]
+    except ValueError:
+        return  # pymatgen names the malformed number
+    numbers = scale + [x for vector in vectors for x in vector]
+    if not scale or not all(math.isfinite(x) for x in numbers) or 0 in scale:
+        raise ValueError("lines 2-5: the scale and lattice vectors must be finite numbers (scale not 0)")
+    longest = max(math.dist(vector, (0, 0, 0)) for vector in vectors) * scale[0]
+    if len(scale) == 1 and scale[0] > 0 and longest > limits.limit("cell_length"):
+        raise ValueError(
+            f"lines 3-5: lattice vector of {limits.exceeded('cell_length', round(longest), 'Angstrom')}"
+        )
 
 
 def write_poscar(path, records) -> None:

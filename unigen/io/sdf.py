@@ -13,7 +13,9 @@ The molblock title goes to ``meta["name"]`` and the ``> <key>`` data items to ``
 
 Writing: a MolGraph gets 2D coordinates (RDKit Compute2DCoords) so the file is drawable; a
 Molecule3D keeps its coordinates, with bonds inferred from distances (``bonds="edm"``,
-``unigen.chem.bonds``), by RDKit (``"rdkit"``) or none (``"none"``).
+``unigen.chem.bonds``), by RDKit (``"rdkit"``) or none (``"none"``). Every record carries data
+items: ``smiles``, ``index``, its boolean flags (``valid``, ``valid_wo_correction``) as 1 / 0,
+and the items it was read with (``meta["props"]``).
 """
 
 from __future__ import annotations
@@ -61,6 +63,19 @@ def read_sdf(path, *, kind: str = "molgraph", sanitize: bool = True) -> ReadResu
         )
         records.append(structure)
     return ReadResult(records, errors, str(path))
+
+
+def has_3d_coordinates(path) -> bool:
+    """Whether the first readable record of an SDF holds 3D coordinates (RDKit's ``Is3D``:
+    the header's 3D flag or any non-zero z), so ``unigen score`` can treat the file as 3D."""
+    from rdkit import Chem, rdBase
+
+    for record in split_records(read_text(path)):
+        with rdBase.BlockLogs():
+            mol = Chem.MolFromMolBlock(record.molblock, sanitize=False, removeHs=False)
+        if mol is not None and mol.GetNumConformers():
+            return mol.GetConformer().Is3D()
+    return False
 
 
 def split_records(text: str) -> list[_SdfRecord]:
@@ -151,7 +166,39 @@ def _record_text(path, index: int, record, bonds: str) -> str:
     mol = _writable_mol(path, index, record, bonds)
     name = " ".join(str(record.meta.get("name", "")).split())
     mol.SetProp("_Name", name)
-    return Chem.MolToMolBlock(mol, kekulize=isinstance(record, MolGraph)) + "$$$$\n"
+    block = Chem.MolToMolBlock(mol, kekulize=isinstance(record, MolGraph))
+    return block + _data_block(_properties(index, record, mol)) + "$$$$\n"
+
+
+def _properties(index: int, record, mol) -> dict:
+    """The data items a record carries: SMILES, its index, its flags and any items it was read with.
+
+    ``index`` is ``meta["index"]`` (a generated sample's number) or the 1-based position in
+    the file; boolean meta entries (``valid``, ``valid_wo_correction``, ...) are written 1 / 0.
+    """
+    from rdkit import Chem
+
+    props = {"smiles": record.meta.get("smiles") or _smiles_or_empty(Chem, mol)}
+    props["index"] = record.meta.get("index", index)
+    props.update({key: int(value) for key, value in record.meta.items() if isinstance(value, bool)})
+    props.update(record.meta.get("props") or {})
+    return props
+
+
+def _smiles_or_empty(Chem, mol) -> str:
+    try:
+        return Chem.MolToSmiles(Chem.RemoveHs(mol, sanitize=False))
+    except (ValueError, RuntimeError):
+        return ""
+
+
+def _data_block(props: dict) -> str:
+    """``> <key>`` data items; a value's blank lines would end the item, so they are dropped."""
+    items = []
+    for key, value in props.items():
+        lines = [line for line in str(value).splitlines() if line.strip()]
+        items.append(f"> <{key}>\n" + "".join(f"{line}\n" for line in lines) + "\n")
+    return "".join(items)
 
 
 def _writable_mol(path, index: int, record, bonds: str):

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from unigen import limits
 from unigen.errors import RecordError, UnigenError, UsageError
 from unigen.io._text import read_text, write_text
 from unigen.io.result import ReadResult
@@ -72,7 +74,32 @@ def read_molgraphs(
 def _entries(path, column, format) -> tuple[list[_Entry], list[RecordError]]:
     is_csv = format == "csv" if format else bool(column) or _is_csv_path(path)
     text = read_text(path)
-    return _csv_entries(text, path, column) if is_csv else (_smi_entries(text), [])
+    entries, errors = _csv_entries(text, path, column) if is_csv else (_smi_entries(text), [])
+    return _gated(entries, errors, path)
+
+
+# one atom: a bracket atom, a two-letter organic-subset element, a one-letter one, a wildcard
+_ATOM_TOKEN = re.compile(r"\[[^\]]*\]|Cl|Br|[BCNOPSFI]|[bcnops]|\*")
+
+
+def _gated(entries: list[_Entry], errors: list[RecordError], path):
+    """Move SMILES over the size limits to the errors before RDKit sees them.
+
+    RDKit's recursive canonicaliser crashes the whole process (SIGSEGV) on a chain of
+    ~20,000 atoms, so the atom tokens are counted first, with a regex, in linear time.
+    """
+    kept = []
+    for entry in entries:
+        too_long = len(entry.smiles) > limits.limit("record_bytes")
+        size = len(entry.smiles) if too_long else len(_ATOM_TOKEN.findall(entry.smiles))
+        if too_long or size > limits.limit("atoms"):
+            what = limits.exceeded(
+                *(("record_bytes", size, "characters") if too_long else ("atoms", size, "atoms"))
+            )
+            errors.append(RecordError(path, entry.record, f"line {entry.line}: SMILES of {what}"))
+        else:
+            kept.append(entry)
+    return kept, errors
 
 
 def _is_csv_path(path) -> bool:
@@ -93,17 +120,34 @@ def _smi_entries(text: str) -> list[_Entry]:
 
 
 def _csv_entries(text: str, path, column: str | None) -> tuple[list[_Entry], list[RecordError]]:
+    csv.field_size_limit(limits.limit("record_bytes"))
     reader = csv.reader(io.StringIO(text))
-    header = next(reader)
+    header = _next_row(reader, path)
+    if header is None:
+        raise UnigenError(f"{path}: no CSV header row")
     smiles_at = _column_index(header, column, path)
     name_at = _column_index(header, None, path, candidates=("name", "id"), required=False)
     entries, errors = [], []
-    try:
-        for row in reader:
-            _add_csv_row(row, reader.line_num, header, smiles_at, name_at, path, entries, errors)
-    except csv.Error as err:
-        raise UnigenError(f"{path}: line {reader.line_num}: not valid CSV ({err})") from None
+    while (row := _next_row(reader, path, entries, errors)) is not None:
+        _add_csv_row(row, reader.line_num, header, smiles_at, name_at, path, entries, errors)
     return entries, errors
+
+
+def _next_row(reader, path, entries=(), errors=None):
+    """The next CSV row (None at the end); a field over the size limit skips its row as a RecordError."""
+    while True:
+        line = reader.line_num
+        try:
+            return next(reader, None)
+        except csv.Error as err:
+            if "field larger than field limit" not in str(err) or errors is None or reader.line_num == line:
+                raise UnigenError(f"{path}: line {reader.line_num}: not valid CSV ({err})") from None
+            what = limits.exceeded("record_bytes", limits.limit("record_bytes") + 1, "characters or more")
+            errors.append(
+                RecordError(
+                    path, len(entries) + len(errors) + 1, f"line {reader.line_num}: a field of {what}"
+                )
+            )
 
 
 def _add_csv_row(row, line, header, smiles_at, name_at, path, entries, errors) -> None:
@@ -143,12 +187,13 @@ def write_smiles(path, records, *, format: str | None = None) -> None:
     a RecordError naming its index (1-based); filter with ``unigen.chem.validity`` first
     when writing raw generator output.
     """
-    records = list(records)
     is_csv = format == "csv" if format else _is_csv_path(path)
+    if is_csv:  # the header depends on every record's name: read them all first
+        records = list(records)
     rows = ((_smiles_of(path, k, record), _name_of(record)) for k, record in enumerate(records, start=1))
     if is_csv:
         write_text(path, _csv_chunks(rows, with_names=any(_name_of(r) for r in records)))
-    else:
+    else:  # streamed: a generator of records is written as it yields
         write_text(path, (f"{smiles} {name}\n" if name else f"{smiles}\n" for smiles, name in rows))
 
 

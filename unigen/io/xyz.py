@@ -24,6 +24,7 @@ import re
 
 import numpy as np
 
+from unigen import limits
 from unigen.errors import RecordError
 from unigen.io._text import first_line, is_digits, read_text, write_text
 from unigen.io.result import ReadResult
@@ -82,6 +83,8 @@ def _parse_frame(lines: list[str], start: int):
     count = _atom_count(lines[start])
     if count is None:
         raise _FrameError(start + 1, f"expected the atom count of a frame, got {lines[start].strip()[:60]!r}")
+    if count > limits.limit("atoms"):
+        raise _FrameError(start + 1, f"frame declares {limits.exceeded('atoms', count, 'atoms')}")
     if start + 1 >= len(lines):
         raise _FrameError(start + 1, "file ends after the atom count (truncated frame)")
     columns, info = _comment_fields(lines[start + 1], start + 2)
@@ -167,19 +170,42 @@ def _coordinates(tokens: list[str], line: int) -> list[float]:
 
 def _structure(numbers, positions, info: dict, comment_line: int):
     lattice = info.pop("Lattice", None)
-    pbc = np.broadcast_to(np.asarray(info.pop("pbc", lattice is not None), bool), (3,))
+    pbc = _pbc(info.pop("pbc", lattice is not None), comment_line)
     info.pop("Properties", None)
     meta = _plain_meta(info)
     if lattice is None or not pbc.any():
         return Molecule3D(numbers, positions, meta=meta)
     if not pbc.all():
         raise _FrameError(comment_line, f"partially periodic frame (pbc={pbc.tolist()}) is not supported")
-    lattice = np.asarray(lattice, np.float64).reshape(3, 3).T  # ASE parses Lattice= column-major
+    lattice = _lattice(lattice, comment_line)
     if abs(np.linalg.det(lattice)) < 1e-8:
         raise _FrameError(comment_line, "Lattice is singular (zero volume)")
     frac = np.mod(positions @ np.linalg.inv(lattice), 1.0)
     frac[frac >= 1.0] = 0.0  # np.mod(-1e-17, 1) rounds to 1.0
     return Crystal(numbers, frac, lattice, meta=meta)
+
+
+def _pbc(value, line: int) -> np.ndarray:
+    pbc = np.asarray(value)
+    if pbc.dtype != bool or pbc.size not in (1, 3):
+        raise _FrameError(line, f"pbc must be one or three of T / F, got {np.ravel(pbc).tolist()[:6]}")
+    return np.broadcast_to(pbc.ravel(), (3,))
+
+
+def _lattice(value, line: int) -> np.ndarray:
+    """Lattice= as rows = lattice vectors: nine finite numbers, each vector within the length limit."""
+    try:
+        lattice = np.asarray(value, np.float64).reshape(3, 3).T  # ASE parses Lattice= column-major
+    except (ValueError, TypeError):
+        raise _FrameError(line, f"Lattice must be nine numbers, got {str(value)[:60]!r}") from None
+    if not np.isfinite(lattice).all():
+        raise _FrameError(line, "Lattice holds a non-finite number")
+    longest = float(np.linalg.norm(lattice, axis=1).max())
+    if longest > limits.limit("cell_length"):
+        raise _FrameError(
+            line, f"Lattice vector of {limits.exceeded('cell_length', round(longest), 'Angstrom')}"
+        )
+    return lattice
 
 
 def _plain_meta(info: dict) -> dict:

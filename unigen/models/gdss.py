@@ -28,7 +28,7 @@ The raw output of ``sample`` is the same dict; ``decode`` turns it into records.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -111,6 +111,11 @@ class ScoreNetConfig:
     heads: int = 4
     pair_dim: int = 16
     adj_powers: int = 2  # GDSS c_init: A, A^2, ..., A^c as pair features
+
+    def __post_init__(self):
+        small = [f"{k} = {v}" for k, v in asdict(self).items() if v < 1]
+        if small:
+            raise ValueError(f"{', '.join(small)}: every score-network size must be >= 1")
 
 
 @dataclass

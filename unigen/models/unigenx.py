@@ -394,6 +394,10 @@ class UniGenX(FamilyModel):
             total += process.vb_bits(x0, x_t, t, eps, v) * NUM_VALUES
         return torch.zeros(len(tokens), device=device).index_add_(0, owner, total).cpu()
 
+    def candidate_nll(self, raw: dict, steps: int = 20, generator: torch.Generator | None = None) -> Tensor:
+        """The ranking score ``unigen.csp`` reads (lower = more likely): ``slot_nll``."""
+        return self.slot_nll(raw, steps=steps, generator=generator)
+
     def _teacher_forced(self, raw: dict, device):
         """Raw samples -> left-padded full sequences (tokens, is_slot, model-unit values, mask)."""
         rows = self._sequences(raw)

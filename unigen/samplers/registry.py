@@ -54,5 +54,6 @@ def get_sampler(name: str, kind: str) -> SamplerEntry:
 @functools.cache
 def _load_builtin() -> None:
     import unigen.samplers.block_ar  # noqa: F401  (registers block_ar)
+    import unigen.samplers.octree_ar  # noqa: F401  (registers octree)
     import unigen.samplers.pc  # noqa: F401  (registers pc, euler, euler-langevin, s4)
     import unigen.samplers.slot_ar  # noqa: F401  (registers ddpm, ddim)

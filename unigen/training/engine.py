@@ -165,6 +165,9 @@ class Trainer:
             raise UsageError(
                 f"checkpoint {directory} has no trainer state to resume from (use 'unigen finetune' to start from it)"
             )
+        problem = ckpt.damage(directory)
+        if problem:
+            raise UsageError(f"checkpoint {directory} cannot be resumed: {problem}")
         tensors = ckpt.read_tensors(directory / ckpt.TRAINER_TENSORS)
         meta = _read_json(directory / ckpt.TRAINER_JSON)
         raw = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}

@@ -97,8 +97,15 @@ def _finetune_recipe(card: dict, directory: Path, data: str, overrides) -> Recip
 
     raw = dict(raw, model=get_family(card["family"]).upgrade_model_args(card["model_args"]))
     raw["data"] = {**_data_source(data), "limit": None, "skip_bad_records": False}
-    raw["train"] = dict(raw.get("train") or {}, out_dir=str(directory.parent.parent) + "-finetune")
+    raw["train"] = dict(raw.get("train") or {}, out_dir=_finetune_out_dir(directory))
     return parse_recipe(apply_overrides(raw, overrides), source=f"fine-tune of {directory}")
+
+
+def _finetune_out_dir(directory: Path) -> str:
+    """``runs/<parent run>-finetune`` under the current directory, never next to the parent
+    (a shipped model lives inside the installed package, a checkout's run maybe read-only)."""
+    run = directory.parent.parent if directory.parent.name == "checkpoints" else directory
+    return str(Path("runs") / f"{run.name}-finetune")
 
 
 def _data_source(data: str) -> dict:

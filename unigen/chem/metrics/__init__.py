@@ -9,7 +9,8 @@
 Every ``score_*`` function returns a plain dict (JSON-serialisable) that includes the list of
 invalid or malformed inputs. Work is spread over the available cores by ``parallel_map``
 (per item) or ``_parallel.chunked_map`` (per chunk); heavy libraries are imported inside the
-submodules.
+submodules. Reference statistics of large sets (FCD moments, fingerprints, canonical training
+SMILES, ...) are computed once and kept by ``cache`` (an unreadable cache file is rebuilt).
 """
 
 from __future__ import annotations

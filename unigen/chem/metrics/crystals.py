@@ -293,10 +293,12 @@ def reference_features(
     ``fingerprints``). Fingerprinted sets are cached under ``cache_dir()/metrics``, keyed by a
     hash of the crystals (plain ``.npz``, no pickle): the test set is fingerprinted once.
     """
+    from unigen.chem.metrics.cache import load_cached, read_npz
+
     path = _reference_cache_path(reference)
-    if fingerprints and path.exists():
-        with np.load(path, allow_pickle=False) as cached:
-            return {key: cached[key] for key in cached.files}
+    cached = load_cached(path, lambda p: read_npz(p, _FEATURE_KEYS)) if fingerprints else None
+    if cached is not None:
+        return cached
     records = evaluate_crystals(reference, fingerprints, n_jobs, progress)
     with_fp = [r for r in records if r["struct_fp"] is not None]
     features = {
@@ -306,8 +308,13 @@ def reference_features(
         "comp_fp": np.array([r["comp_fp"] for r in with_fp]).reshape(-1, COMPOSITION_FP_SIZE),
     }
     if fingerprints:
-        _save_npz(path, features)
+        from unigen.chem.metrics.cache import save_npz
+
+        save_npz(path, **features)
     return features
+
+
+_FEATURE_KEYS = ("density", "n_elements", "struct_fp", "comp_fp")
 
 
 def _reference_cache_path(reference: Sequence[Crystal]):
@@ -320,13 +327,6 @@ def _reference_cache_path(reference: Sequence[Crystal]):
         for array in (crystal.atomic_numbers, crystal.frac_coords, crystal.lattice):
             digest.update(np.ascontiguousarray(array).tobytes())
     return cache_dir() / "metrics" / f"crystal_features_{digest.hexdigest()[:20]}.npz"
-
-
-def _save_npz(path, arrays: dict) -> None:
-    from unigen.atomic import atomic_write
-
-    with atomic_write(path, "wb") as handle:
-        np.savez(handle, **arrays)
 
 
 # ---------------------------------------------------------------------------------------

@@ -6,15 +6,17 @@ works offline); ``fcd`` and MOSES's ``fcd_torch`` share the same network, SMILES
 of the valid molecules and the reference side its SMILES as given.
 
 Reference statistics (mean (512,), covariance (512, 512)) of large sets are cached as
-``cache_dir()/metrics/fcd-<sha256 of the SMILES list>.npz`` (plain arrays, no pickle).
+``cache_dir()/metrics/fcd-<sha256 of the SMILES list>.npz`` (``metrics.cache``: plain arrays,
+no pickle; an unreadable file is recomputed).
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import NamedTuple, Sequence
 
 import numpy as np
+
+from unigen.chem.metrics.cache import cache_path, load_cached, read_npz, save_npz, smiles_key
 
 
 class FCDStats(NamedTuple):
@@ -23,47 +25,66 @@ class FCDStats(NamedTuple):
     count: int
 
 
-def smiles_key(smiles: Sequence[str]) -> str:
-    """Content hash of a SMILES list (order-sensitive), used as a cache key."""
-    digest = hashlib.sha256()
-    for s in smiles:
-        digest.update(s.encode())
-        digest.update(b"\n")
-    return digest.hexdigest()[:24]
-
-
 def chemnet_activations(smiles: Sequence[str], batch_size: int = 512, progress: bool = False) -> np.ndarray:
-    """(n, 512) ChemNet penultimate-layer activations on CPU or the available GPU."""
-    import fcd
+    """(n, 512) ChemNet penultimate-layer activations on CPU or the available GPU.
+
+    ``fcd`` pads every SMILES of a call to 350 tokens, or to the longest one when that is longer,
+    which would change (and slow down) all the others; SMILES of 350+ characters are therefore
+    run one at a time, padded to their own length.
+    """
     import torch
     from tqdm.auto import tqdm
 
-    model = fcd.load_ref_model()
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    parts, step = [], max(batch_size * 8, 1)
-    for start in tqdm(range(0, len(smiles), step), disable=not progress, desc="ChemNet"):
-        chunk = list(smiles[start : start + step])
-        parts.append(fcd.get_predictions(model, chunk, batch_size=batch_size, n_jobs=0, device=device))
-    return np.concatenate(parts) if parts else np.zeros((0, 512), np.float32)
+    smiles = list(smiles)
+    out = np.zeros((len(smiles), 512), np.float32)
+    short = [i for i, s in enumerate(smiles) if len(s) < PAD_LEN]
+    long = [[i] for i, s in enumerate(smiles) if len(s) >= PAD_LEN]
+    step = max(batch_size * 8, 1)
+    groups = [short[start : start + step] for start in range(0, len(short), step)] + long
+    model, device = _chemnet(), "cuda" if torch.cuda.is_available() else "cpu"
+    for group in tqdm(groups, disable=not progress, desc="ChemNet"):
+        out[group] = _predict(model, [smiles[i] for i in group], batch_size, device)
+    return out
+
+
+PAD_LEN = 350  # fcd's (and fcd_torch's) one-hot length
+
+
+def _chemnet():
+    import fcd
+
+    return fcd.load_ref_model()
+
+
+def _predict(model, smiles: list[str], batch_size: int, device: str) -> np.ndarray:
+    import warnings
+
+    import fcd
+
+    with warnings.catch_warnings():  # fcd warns whenever it pads beyond 350
+        warnings.simplefilter("ignore", UserWarning)
+        return fcd.get_predictions(model, smiles, batch_size=batch_size, n_jobs=0, device=device)
 
 
 def fcd_stats(smiles: Sequence[str], cache: bool = True, progress: bool = False) -> FCDStats:
     """Mean and covariance of ChemNet activations; cached on disk when ``cache`` is set."""
-    from unigen.atomic import atomic_write
-    from unigen.paths import cache_dir
-
     smiles = list(smiles)
-    path = cache_dir() / "metrics" / f"fcd-{smiles_key(smiles)}.npz"
-    if cache and path.exists():
-        with np.load(path, allow_pickle=False) as f:
-            return FCDStats(f["mu"], f["sigma"], int(f["count"]))
+    path = cache_path("fcd", smiles_key(smiles), "npz")
+    cached = load_cached(path, _read_stats) if cache else None
+    if cached is not None:
+        return cached
     act = chemnet_activations(smiles, progress=progress).astype(np.float64)
     stats = FCDStats(act.mean(0), np.cov(act.T), len(smiles))
     if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(path, "wb") as f:
-            np.savez(f, mu=stats.mu, sigma=stats.sigma, count=stats.count)
+        save_npz(path, mu=stats.mu, sigma=stats.sigma, count=stats.count)
     return stats
+
+
+def _read_stats(path) -> FCDStats:
+    f = read_npz(path, ("mu", "sigma", "count"))
+    if f["mu"].shape != (512,) or f["sigma"].shape != (512, 512):
+        raise ValueError(f"FCD statistics of shape {f['mu'].shape} / {f['sigma'].shape}")
+    return FCDStats(f["mu"], f["sigma"], int(f["count"]))
 
 
 def frechet_distance(a: FCDStats, b: FCDStats) -> float:

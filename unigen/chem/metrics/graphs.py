@@ -37,6 +37,7 @@ from unigen.errors import UsageError
 
 Protocol = Literal["gdss", "spectre"]
 STATISTICS = ("degree", "clustering", "orbit", "spectral")
+VALIDITY_KINDS = ("planar", "sbm", "tree")  # datasets with a SPECTRE validity check
 
 
 @dataclass(frozen=True)
@@ -186,9 +187,8 @@ def _validity_function(validity) -> Callable | None:
     """
     if validity is None or callable(validity):
         return validity
-    kinds = ("planar", "tree", "sbm")
-    if validity not in kinds:
-        raise UsageError(f"unknown graph validity {validity!r}; valid: {', '.join(kinds)}")
+    if validity not in VALIDITY_KINDS:
+        raise UsageError(f"unknown graph validity {validity!r}; valid: {', '.join(VALIDITY_KINDS)}")
     from unigen.chem.validity import graph_validity
 
     return lambda graph: graph_validity(graph, validity)
@@ -230,31 +230,33 @@ class _IsomorphismIndex:
 
 
 def fraction_vun(generated, train, validity=None) -> dict[str, float]:
-    """SPECTRE ``eval_fraction_unique_non_isomorphic_valid``: fractions over all generated graphs.
+    """SPECTRE ``eval_fraction_unique_non_isomorphic_valid`` and friends: fractions over all generated graphs.
 
     unique: not isomorphic to an earlier generated graph (empty graphs count as unique, never as
-    valid, as in SPECTRE); unique_novel: unique and not isomorphic to any training graph;
-    vun: unique, novel and valid (needs ``validity``); valid: valid, whatever the rest.
+    valid, as in SPECTRE); novel: not isomorphic to any training graph (SPECTRE
+    ``1 - eval_fraction_isomorphic``); unique_novel: both; vun: unique, novel and valid (needs
+    ``validity``); valid: valid, whatever the rest. A ``None`` entry (a malformed record) counts
+    in every denominator and in no numerator.
     """
     check = _validity_function(validity)
     seen, train_index = _IsomorphismIndex(), _IsomorphismIndex(_to_networkx(g) for g in train)
-    n_dup = n_iso = n_vun = n_valid = 0
+    n_unique = n_novel = n_unique_novel = n_vun = n_valid = 0
     for graph in generated:
+        if graph is None:
+            continue
         g = _to_networkx(graph)
         is_valid = bool(check(graph)) if check is not None and g.number_of_nodes() > 0 else False
+        is_novel = g.number_of_nodes() == 0 or not train_index.contains(g)
+        is_unique = g.number_of_nodes() == 0 or not seen.contains(g)
+        if is_unique and g.number_of_nodes() > 0:
+            seen.add(g)
         n_valid += is_valid
-        if g.number_of_nodes() == 0:
-            continue
-        if seen.contains(g):
-            n_dup += 1
-            continue
-        seen.add(g)
-        if train_index.contains(g):
-            n_iso += 1
-        elif is_valid:
-            n_vun += 1
+        n_novel += is_novel
+        n_unique += is_unique
+        n_unique_novel += is_unique and is_novel
+        n_vun += is_unique and is_novel and is_valid
     n = max(len(generated), 1)
-    out = {"unique": (len(generated) - n_dup) / n, "unique_novel": (len(generated) - n_dup - n_iso) / n}
+    out = {"unique": n_unique / n, "novel": n_novel / n, "unique_novel": n_unique_novel / n}
     if check is not None:
         out.update(valid=n_valid / n, vun=n_vun / n)
     return out
@@ -273,17 +275,20 @@ def score_graphs(
     """Score generated graphs against reference (test) graphs.
 
     generated, reference, train: unigen ``Graph`` objects (networkx graphs and adjacency arrays
-    are accepted too). Returns ``{"degree", "clustering", "orbit", "spectral"}`` squared MMDs and,
-    when ``train`` is given, ``unique`` / ``unique_novel`` (+ ``valid`` / ``vun`` when ``validity``
-    is "planar", "tree", "sbm" or a callable Graph -> bool).
+    are accepted too); ``None`` in ``generated`` is a malformed record: left out of the MMDs,
+    counted (as invalid, not unique) in the fractions. Returns ``{"degree", "clustering",
+    "orbit", "spectral"}`` squared MMDs; ``valid`` when ``validity`` is "planar", "tree", "sbm"
+    (``VALIDITY_KINDS``) or a callable Graph -> bool; and, when ``train`` is given, ``unique`` /
+    ``novel`` / ``unique_novel`` (+ ``vun``), all fractions of every generated record.
     """
-    if len(generated) == 0 or len(reference) == 0:
+    kept = [g for g in generated if g is not None]
+    if len(kept) == 0 or len(reference) == 0:
         raise UsageError("score_graphs needs at least one generated and one reference graph")
-    out = {k: v for k, v in graph_mmds(generated, reference, protocol, statistics, n_jobs, progress).items()}
+    out = {k: v for k, v in graph_mmds(kept, reference, protocol, statistics, n_jobs, progress).items()}
     if train is not None:
         out.update(fraction_vun(generated, train, validity))
     elif validity is not None:
         check = _validity_function(validity)
-        out["valid"] = sum(bool(check(g)) for g in generated) / len(generated)
+        out["valid"] = sum(bool(check(g)) for g in kept) / len(generated)
     out["num_generated"] = len(generated)
     return out

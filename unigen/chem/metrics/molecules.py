@@ -116,19 +116,26 @@ def _canonical_chunk(smiles: list) -> list:
 def canonical_list(smiles: Sequence[str], n_jobs=None, progress=False) -> list[str | None]:
     """Canonical SMILES of each entry (None where RDKit rejects it), cached under ``cache_dir()/metrics``."""
     from unigen.atomic import atomic_write
-    from unigen.chem.metrics.fcd import smiles_key
-    from unigen.paths import cache_dir
+    from unigen.chem.metrics.cache import cache_path, load_cached, smiles_key
 
     smiles = list(smiles)
-    path = cache_dir() / "metrics" / f"canonical-{smiles_key(smiles)}.txt"
-    if path.exists():
-        return [line or None for line in path.read_text().split("\n")]
+    path = cache_path("canonical", smiles_key(smiles), "txt")
+    cached = load_cached(path, lambda p: _read_lines(p, len(smiles)))
+    if cached is not None:
+        return cached
     canon = chunked_map(
         _canonical_chunk, smiles, n_jobs, chunk_size=5000, progress=progress, desc="canonical SMILES"
     )
     with atomic_write(path) as f:
         f.write("\n".join(c or "" for c in canon))
     return canon
+
+
+def _read_lines(path, expected: int) -> list[str | None]:
+    lines = path.read_text().split("\n")
+    if len(lines) != expected:
+        raise ValueError(f"{len(lines)} lines for {expected} SMILES")
+    return [line or None for line in lines]
 
 
 def canonical_set(smiles: Sequence[str], n_jobs=None, progress=False) -> set[str]:
@@ -168,17 +175,24 @@ def _reference_canonical(test_smiles, protocol, n_jobs):
 def _nspdk_reference(test_smiles: Sequence[str], n_jobs) -> np.ndarray:
     """Mean NSPDK features of the test molecules, cached by SMILES hash."""
     from unigen.atomic import atomic_write
-    from unigen.chem.metrics.fcd import smiles_key
-    from unigen.chem.metrics.nspdk import mean_features
-    from unigen.paths import cache_dir
+    from unigen.chem.metrics.cache import cache_path, load_cached, smiles_key
+    from unigen.chem.metrics.nspdk import FEATURE_SIZE, mean_features
 
-    path = cache_dir() / "metrics" / f"nspdk-{smiles_key(list(test_smiles))}.npy"
-    if path.exists():
-        return np.load(path, allow_pickle=False)
+    path = cache_path("nspdk", smiles_key(list(test_smiles)), "npy")
+    cached = load_cached(path, lambda p: _read_vector(p, FEATURE_SIZE))
+    if cached is not None:
+        return cached
     mean = mean_features(_labelled_graphs(test_smiles), n_jobs)
     with atomic_write(path, "wb") as f:
         np.save(f, mean)
     return mean
+
+
+def _read_vector(path, size: int) -> np.ndarray:
+    vector = np.load(path, allow_pickle=False)
+    if vector.shape != (size,):
+        raise ValueError(f"a vector of shape {vector.shape}, expected ({size},)")
+    return vector
 
 
 def _labelled_graphs(smiles: Sequence[str]) -> list:

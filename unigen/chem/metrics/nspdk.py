@@ -42,7 +42,7 @@ RADIUS = 4
 DISTANCE = 4
 NBITS = 16
 _MAX_DEPTH = 2 * max(RADIUS, DISTANCE)
-_FEATURE_SIZE = (1 << NBITS) + 1
+FEATURE_SIZE = (1 << NBITS) + 1
 _MASK = np.uint64((1 << NBITS) - 1)
 _U64 = np.uint64
 _NUM_BLOCKS = (RADIUS + 1) * (DISTANCE + 1)
@@ -119,13 +119,15 @@ def _pad_batch(graphs: Sequence[LabelledGraph]):
 
 
 def _bfs_distances(adj: np.ndarray, node_mask: np.ndarray) -> np.ndarray:
-    """(B, n, n) adjacency -> shortest-path lengths, inf when unreachable (frontier expansion)."""
+    """(B, n, n) adjacency -> shortest-path lengths up to DISTANCE, inf beyond or when unreachable."""
     b, n, _ = adj.shape
     frontier = np.zeros((b, n, n), np.float32)
     frontier[:, np.arange(n), np.arange(n)] = node_mask
     visited = frontier > 0
     dist = np.where(visited, 0.0, np.inf)
-    for step in range(1, n):
+    # atoms farther than DISTANCE apart enter no feature: every expanded-graph distance <= 8 and
+    # the depth cap of the neighbourhoods are already fixed by the first DISTANCE steps
+    for step in range(1, min(n, DISTANCE + 1)):
         new = ((frontier @ adj) > 0) & ~visited
         if not new.any():
             break
@@ -190,17 +192,17 @@ def _normalised_features(graphs: Sequence[LabelledGraph]) -> tuple[np.ndarray, n
     a graph, then L2-normalises each graph's vector.
     """
     blocks, buckets = _feature_hits(graphs)
-    keys, counts = np.unique(blocks * _FEATURE_SIZE + buckets, return_counts=True)
-    block_of = keys // _FEATURE_SIZE
+    keys, counts = np.unique(blocks * FEATURE_SIZE + buckets, return_counts=True)
+    block_of = keys // FEATURE_SIZE
     norms = np.sqrt(np.bincount(block_of, weights=counts.astype(np.float64) ** 2))
     values = counts / norms[block_of]
     merged_keys, inverse = np.unique(
-        (block_of // _NUM_BLOCKS) * _FEATURE_SIZE + keys % _FEATURE_SIZE, return_inverse=True
+        (block_of // _NUM_BLOCKS) * FEATURE_SIZE + keys % FEATURE_SIZE, return_inverse=True
     )
     merged = np.bincount(inverse, weights=values)
-    graph_of = merged_keys // _FEATURE_SIZE
+    graph_of = merged_keys // FEATURE_SIZE
     totals = np.sqrt(np.bincount(graph_of, weights=merged**2))
-    return graph_of, merged_keys % _FEATURE_SIZE, merged / totals[graph_of]
+    return graph_of, merged_keys % FEATURE_SIZE, merged / totals[graph_of]
 
 
 def nspdk_features(graph: LabelledGraph) -> tuple[np.ndarray, np.ndarray]:
@@ -215,14 +217,29 @@ def nspdk_features(graph: LabelledGraph) -> tuple[np.ndarray, np.ndarray]:
 # sets of graphs
 
 
-def _sum_features(graphs: Sequence[LabelledGraph], batch: int = 256) -> np.ndarray:
+def _sum_features(graphs: Sequence[LabelledGraph], batch: int = 256, cells: int = 4_000_000) -> np.ndarray:
     """Sum of the normalised feature vectors; graphs are batched by size to limit padding."""
-    graphs = sorted(graphs, key=lambda g: len(g.node_labels))
-    total = np.zeros(_FEATURE_SIZE)
-    for start in range(0, len(graphs), batch):
-        _, idx, values = _normalised_features(graphs[start : start + batch])
-        total += np.bincount(idx, weights=values, minlength=_FEATURE_SIZE)
+    total = np.zeros(FEATURE_SIZE)
+    for group in _size_batches(graphs, batch, cells):
+        _, idx, values = _normalised_features(group)
+        total += np.bincount(idx, weights=values, minlength=FEATURE_SIZE)
     return total
+
+
+def _size_batches(graphs: Sequence[LabelledGraph], batch: int, cells: int) -> list[list[LabelledGraph]]:
+    """Graphs sorted by size, cut into batches of at most ``batch`` graphs and about ``cells``
+    padded (atom, atom + bond) cells, so one large molecule is featurised alone instead of
+    padding a whole batch to its size (work and memory stay proportional to the input)."""
+    batches, current, widest = [], [], 0
+    for g in sorted(graphs, key=lambda g: len(g.node_labels)):
+        n, m = len(g.node_labels), len(g.edges)
+        width = max(widest, n * (n + m))
+        if current and (len(current) >= batch or (len(current) + 1) * width > cells):
+            batches.append(current)
+            current, width = [], n * (n + m)
+        current.append(g)
+        widest = width
+    return batches + [current] if current else batches
 
 
 def _sum_features_chunk(groups: list) -> list:
@@ -239,7 +256,7 @@ def mean_features(
     sums = chunked_map(
         _sum_features_chunk, groups, n_jobs, chunk_size=1, progress=progress, desc="NSPDK features"
     )
-    return np.sum(sums, axis=0) / max(len(graphs), 1) if sums else np.zeros(_FEATURE_SIZE)
+    return np.sum(sums, axis=0) / max(len(graphs), 1) if sums else np.zeros(FEATURE_SIZE)
 
 
 def nspdk_mmd(graphs1, graphs2, n_jobs: int | None = None, progress: bool = False) -> float:
