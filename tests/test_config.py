@@ -208,6 +208,7 @@ LAUGHS = "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
         ("family: toy\nfamily: gdss\n", "(line 2, column 1): duplicate key 'family'"),
         ("family: toy\nmodel: {d_model: 8, d_model: 16}\n", "duplicate key 'd_model'"),
         ("a: &a [*a]\n", "a YAML alias refers to itself"),
+        ("family: to\x11y\n", "not valid YAML: unacceptable character #x0011"),
         (LAUGHS, "its YAML aliases expand to over 100,000 values"),
         ("x: " + "[" * 100_000 + "]" * 100_000 + "\n", "65 levels of nesting, over the limit of 64"),
     ],

@@ -14,7 +14,7 @@ FRAGMENTS = ["c1ccccc1", "C(=O)N", "CCO", "C1CCNCC1", "c1ccncc1", "C(F)(F)F", "O
 
 # about 4 s: a subprocess imports the stack, then scores until it is stopped
 @pytest.mark.skipif(not hasattr(os, "killpg"), reason="needs POSIX process groups")
-def test_ctrl_c_stops_score_with_two_workers_in_under_3_s(tmp_path):
+def test_ctrl_c_stops_score_with_two_workers_within_seconds(tmp_path):
     import psutil
 
     rng = random.Random(0)
@@ -33,6 +33,8 @@ def test_ctrl_c_stops_score_with_two_workers_in_under_3_s(tmp_path):
     os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends: the whole group
     code = process.wait(timeout=30)
     stopped_in = time.monotonic() - start
-    assert code == 130 and stopped_in < 3.0, (code, stopped_in)
+    # 0.1-0.2 s on a quiet 2-core machine; the bound leaves room for a loaded one, and still fails
+    # the old behaviour (the pool finished every queued chunk: ~20 s)
+    assert code == 130 and stopped_in < 8.0, (code, stopped_in)
     assert process.stderr.read().strip().splitlines()[-1] == "error: interrupted"
     assert not out_json.exists() and [p.name for p in tmp_path.iterdir()] == ["big.smi"]

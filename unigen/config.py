@@ -217,8 +217,9 @@ def parse_yaml(text: str) -> tuple[object, str | None]:
     deeper than ``UNIGEN_MAX_DEPTH``, recursive aliases, and aliases that expand to more than
     ``MAX_YAML_VALUES`` values (a 661-byte "billion laughs" file expands to 10^9).
     """
-    loader = _StrictLoader(text)
+    loader = None
     try:
+        loader = _StrictLoader(text)  # its reader already refuses control characters
         node = loader.get_single_node()
         if node is None:  # an empty document
             return None, None
@@ -229,7 +230,8 @@ def parse_yaml(text: str) -> tuple[object, str | None]:
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         return None, f"not valid YAML{where}: {getattr(err, 'problem', None) or str(err).splitlines()[0]}"
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 MAX_YAML_VALUES = 100_000  # values in a recipe or card once aliases are expanded (a card holds ~500)

@@ -21,6 +21,8 @@ alone summarises them (the other ranks return an empty result).
 
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -76,7 +78,10 @@ class GenerationStream:
         summary = Summary(None if hashes is None else hashes.cpu().numpy())
         total = self.model.num_sampling_steps(self.options) * len(self.mine)
         enabled = self.progress is not False and self.world.is_main
-        with progress_bar(total, "sampling", "step", enabled=None if enabled else False) as bar:
+        with (
+            cpu_threads(self.device, self.world.size),
+            progress_bar(total, "sampling", "step", enabled=None if enabled else False) as bar,
+        ):
             for records in self._batches(bar):
                 yield from summary.add(records)
         self.summary = summary.result() if self.world.is_main else {}
@@ -105,6 +110,35 @@ class GenerationStream:
         )
         _refuse_non_finite(raw, k)
         return self.model.decode(raw)
+
+
+_TORCH_DEFAULT_THREADS = torch.get_num_threads()  # before any caller's torch.set_num_threads
+
+
+@contextmanager
+def cpu_threads(device, processes: int = 1):
+    """Sample with one torch thread per idle core, unless told otherwise (``OMP_NUM_THREADS`` or a
+    ``torch.set_num_threads`` call, after this module was imported, that changed torch's default);
+    restored afterwards.
+
+    Why not all cores: samplers run thousands of small steps, each a few hundred small operators,
+    and every operator waits for its slowest thread. A core busy with another job stalls each of
+    them: on the 2-core development VM with one training run, two threads sampled GDSS ~10x
+    slower than one (issue 16). Idle cores: usable cores minus the 1-minute load average, shared
+    among ``processes`` (torchrun ranks on one machine).
+    """
+    old = torch.get_num_threads()
+    told = "OMP_NUM_THREADS" in os.environ or old != _TORCH_DEFAULT_THREADS
+    if torch.device(device).type != "cpu" or told:
+        yield old
+        return
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    idle = usable - round(os.getloadavg()[0]) if hasattr(os, "getloadavg") else usable
+    torch.set_num_threads(max(1, min(old, idle) // max(1, processes)))
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(old)
 
 
 def _refuse_non_finite(raw, batch: int) -> None:

@@ -99,15 +99,40 @@ def _graphs(*smiles):
     return [smiles_to_graph(s) for s in smiles]
 
 
-def test_missing_data_and_bad_records_give_one_line_errors(parent, tmp_path, capsys):
+def test_missing_data_is_an_error_and_bad_records_are_skipped_and_reported(parent, tmp_path, capsys):
     assert _finetune(parent, tmp_path / "absent.smi", out=tmp_path / "ft") == 2
     assert "data file" in capsys.readouterr().err
     data = _smi(tmp_path, "CCO", "C1CC", "CCN", "CCC")
-    assert _finetune(parent, data, out=tmp_path / "ft") == 2
+    assert _finetune(parent, data, "--set", "train.progress=true", out=tmp_path / "ft") == 0
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "record 2" in err and "data.skip_bad_records=true" in err
-    assert _finetune(parent, data, "--set", "data.skip_bad_records=true", out=tmp_path / "ft") == 0
-    assert checkpoint.load(tmp_path / "ft").card["dataset"]["records"] == 3
+    assert "skipped 1 unreadable records (record 2: line 2: invalid SMILES 'C1CC')" in err
+    card = checkpoint.load(tmp_path / "ft").card
+    assert card["dataset"]["records"] == 3 and card["dataset"]["skipped_records"] == 1
+    strict = ["--set", "data.skip_bad_records=false"]
+    assert _finetune(parent, data, *strict, out=tmp_path / "ft2") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "record 2" in err and not (tmp_path / "ft2").exists()
+
+
+def test_finetune_takes_model_and_steps_options(parent, tmp_path):
+    data = _smi(tmp_path, "CCO", "CC(=O)O", "c1ccccc1N", "CCCl")
+    sets = ["--set", "train.batch_size=2", "--set", "train.progress=false"]
+    code = main(
+        [
+            "finetune",
+            "--model",
+            str(parent),
+            "--data",
+            str(data),
+            "--steps",
+            "3",
+            "--out",
+            str(tmp_path / "ft"),
+            *sets,
+        ]
+    )
+    assert code == 0 and checkpoint.load(tmp_path / "ft").card["steps"] == 3
+    assert main(["finetune", str(parent), "--model", str(parent), "--data", str(data)]) == 2
 
 
 def test_structures_the_family_cannot_train_on_are_refused(parent, tmp_path, capsys):
@@ -144,3 +169,83 @@ def test_train_with_a_missing_data_file_is_a_usage_error(tmp_path, capsys):
     assert main(["train", str(TINY), "--set", f"data.path={tmp_path / 'gone.smi'}"]) == 2
     err = capsys.readouterr().err
     assert err == f"error: data file {tmp_path / 'gone.smi'} does not exist\n"
+
+
+# -- PARD: new atom types and larger molecules -------------------------------------------
+
+PARD_TINY = Path(__file__).resolve().parents[2] / "recipes" / "tiny" / "pard.yaml"
+DRUGLIKE = [
+    "CCSc1ccc(Cl)cc1",
+    "Brc1ccccc1C(=O)[O-]",
+    "C[NH3+]",
+    "CC(C)(C)c1ccc(S(N)(=O)=O)cc1",
+    "OCCBr",
+    "ClCCCl",
+]
+
+
+@pytest.fixture(scope="module")
+def pard_parent(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pard") / "run"
+    data = tmp_path_factory.mktemp("pard_data") / "small.smi"
+    data.write_text("\n".join(["CCO", "CC(=O)O", "CCN", "OCCO", "CC=O", "NC=O", "CCC", "COC"]) + "\n")
+    sets = [
+        "train.steps=2", "train.batch_size=4", "train.progress=false", f"train.out_dir={out}", f"data.path={data}",
+        "model.denoiser={dim: 16, depth: 1, heads: 2, pair_dim: 8}", "model.block_net={dim: 16, depth: 1, heads: 2, pair_dim: 8}",
+    ]  # fmt: skip
+    return train(load_recipe(PARD_TINY, sets))
+
+
+def test_pard_extends_its_vocabulary_and_grows_to_larger_molecules(pard_parent, tmp_path, capsys):
+    from unigen.models.pard import doubled_graph
+
+    data = _smi(tmp_path, *DRUGLIKE)
+    extra = [
+        "--extend-vocab",
+        "--set",
+        "train.lr=0",
+        "--set",
+        "train.ema_decay=0",
+        "--set",
+        "train.progress=true",
+    ]
+    assert _finetune(pard_parent, data, *extra, out=tmp_path / "ft") == 0
+    assert "6 records to train on; 2 charged atoms, 18 aromatic bonds" in capsys.readouterr().err
+    old, new = checkpoint.load(pard_parent), checkpoint.load(tmp_path / "ft")
+    added = [16, 17, 35]  # S, Cl, Br
+    assert new.state["atom_types"] == old.state["atom_types"] + added
+    assert new.max_nodes == 14 > old.max_nodes and new.state["node_counts"][14] == 1
+    assert new.state["max_block_size"] >= old.state["max_block_size"]
+    new.encode(_graphs("CC(C)(C)c1ccc(S(N)(=O)=O)cc1")[0])  # larger than the parent's tables: fits now
+    # lr = 0: on molecules of the old types, the old classes' logits are the parent's
+    batch = old.collate([old.encode(r) for r in _graphs("CCO", "CC(=O)N")])
+    x0, e0, mask, block = (batch[k] for k in ("atom_types", "bonds", "node_mask", "block_id"))
+    with torch.no_grad():
+        a = old.denoiser(
+            **doubled_graph(x0, x0, e0, e0, mask, block, batch["block_degree"], old.classes),
+            time=torch.full((2,), 0.5),
+        )
+        b = new.denoiser(
+            **doubled_graph(x0, x0, e0, e0, mask, block, batch["block_degree"], new.classes),
+            time=torch.full((2,), 0.5),
+        )
+    k = len(old.state["atom_types"])
+    assert torch.allclose(a[0][..., :k], b[0][..., :k], atol=1e-5)
+    assert torch.allclose(a[0][..., -1], b[0][..., -1], atol=1e-5)  # the virtual class moved to the end
+    assert torch.allclose(a[1], b[1], atol=1e-5)
+    options = new.sampling_options(num_atoms=12)
+    graphs = new.decode(new.sample(3, generator=torch.Generator().manual_seed(0), options=options))
+    assert [g.num_atoms for g in graphs] == [12, 12, 12]
+
+
+def test_gdss_refits_its_sizes_on_larger_molecules():
+    from unigen.models.gdss import GDSS, GDSSConfig, ScoreNetConfig
+
+    small = ScoreNetConfig(dim=8, depth=1, heads=2, pair_dim=4)
+    config = GDSSConfig(net_x=small, net_adj=small)
+    model = GDSS(config, GDSS.fit_state(config, _graphs("CCO", "CCN")))
+    model.refit_sizes(_graphs("CCCCCO", "CCCCCCO", "CCO"))
+    assert model.max_nodes == 7 and model.state["node_counts"] == [0, 0, 0, 1, 0, 0, 1, 1]
+    model.encode(_graphs("CCCCCCO")[0])  # fits now
+    mask = model.sample_node_mask(50, torch.Generator().manual_seed(0))
+    assert set(mask.sum(1).long().tolist()) <= {3, 6, 7}

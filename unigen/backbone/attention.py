@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -68,6 +69,30 @@ class Attention(nn.Module):
             mask = bias.masked_fill(~mask, float("-inf"))
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
         out = out.transpose(1, 2).flatten(-2).masked_fill(empty, 0.0)
+        return self.out(out)
+
+    def dense_cf(self, x: Tensor, visible: Tensor, bias: Tensor) -> Tensor:
+        """Dense attention for many small graphs (inference, no dropout, no rotary, no cache).
+
+        Shapes: ``x (B, T, d)``; ``visible (B, T, T)`` bool; ``bias (H, B, T, T)`` indexed
+        ``[h, b, query, key]`` (channels first). The same result as :meth:`dense`; the scores are
+        held as ``(key, H, B, query)``, so the head-size products, the softmax over keys and the
+        weighted sum of values run as a few passes over contiguous slabs instead of ``B * H``
+        tiny matrix products. Returns ``(B, T, d)``.
+        """
+        b, t, _ = x.shape
+        q, k, v = self.qkv(x).view(b, t, 3, self.heads, self.head_dim).permute(2, 4, 3, 0, 1).contiguous()
+        q = q * self.head_dim**-0.5  # each (hd, H, B, T)
+        keys, values = k.permute(0, 3, 1, 2).unsqueeze(-1), v.permute(0, 3, 1, 2).unsqueeze(-1)
+        score = bias.permute(3, 0, 1, 2).contiguous()  # (key, H, B, query)
+        for d in range(self.head_dim):
+            score.addcmul_(q[d], keys[d])
+        empty = ~visible.any(-1)  # (B, T) queries with nothing to read: zero message
+        hidden = ~(visible | empty.unsqueeze(-1))
+        score.masked_fill_(hidden.permute(2, 0, 1).unsqueeze(1), float("-inf"))
+        prob = score.softmax(0)
+        out = torch.stack([(prob * values[d]).sum(0) for d in range(self.head_dim)])  # (hd, H, B, T)
+        out = out.masked_fill_(empty, 0.0).permute(2, 3, 1, 0).reshape(b, t, -1)
         return self.out(out)
 
     def sparse(

@@ -1,4 +1,6 @@
-"""Small building blocks: norms, feed-forward networks, drop-path."""
+"""Small building blocks: norms, feed-forward networks, drop-path, and the channels-first forms
+(``(C, ...)`` with the channel axis leading) of LayerNorm and Linear used by the dense inference
+path for many small graphs (``unigen.backbone.transformer``)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,22 @@ from torch import Tensor, nn
 def make_norm(kind: str, dim: int) -> nn.Module:
     """``rmsnorm`` (eps 1e-6, Llama) or ``layernorm``."""
     return nn.RMSNorm(dim, eps=1e-6) if kind == "rmsnorm" else nn.LayerNorm(dim)
+
+
+def layer_norm_cf(norm: nn.LayerNorm, x: Tensor) -> Tensor:
+    """``norm`` over the leading channel axis of ``x (C, ...)``: a few passes over contiguous slabs,
+    several times faster on CPU than ``F.layer_norm`` over a last axis of 8-16 channels."""
+    shape = (-1,) + (1,) * (x.dim() - 1)
+    centred = x - x.mean(0)
+    scale = torch.rsqrt(centred.square().mean(0) + norm.eps)
+    return torch.addcmul(norm.bias.view(shape), centred * scale, norm.weight.view(shape))
+
+
+def linear_cf(linear: nn.Linear, x: Tensor) -> Tensor:
+    """``linear`` on ``x (C_in, ...)`` -> ``(C_out, ...)``: one wide matrix product (``W @ x``)."""
+    flat = x.reshape(x.shape[0], -1)
+    out = linear.weight @ flat if linear.bias is None else torch.addmm(linear.bias[:, None], linear.weight, flat)
+    return out.view(-1, *x.shape[1:])
 
 
 class SwiGLU(nn.Module):

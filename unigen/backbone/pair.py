@@ -2,6 +2,8 @@
 
 Pair states are dense ``(B, N, N, p)`` or per edge ``(E, p)``. :class:`PairUpdate` works on
 both (node terms are broadcast or gathered by the caller); :class:`PPGNUpdate` is dense only.
+``forward_cf`` is the same update on channels-first states ``(p, B, N, N)`` (the dense
+inference path, ``unigen.backbone.transformer``).
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from unigen.backbone.layers import layer_norm_cf, linear_cf
 
 
 class PairUpdate(nn.Module):
@@ -30,6 +34,13 @@ class PairUpdate(nn.Module):
         """``e (..., p)`` plus node terms already aligned to it -> update ``(..., p)``."""
         return self.out(F.silu(self.lin_e(self.norm(e)) + a_i + b_j))
 
+    def forward_cf(self, e: Tensor, a_i: Tensor, b_j: Tensor) -> Tensor:
+        """Channels first: ``e (p, ...)`` plus node terms aligned to it -> update ``(p, ...)``."""
+        h = linear_cf(self.lin_e, layer_norm_cf(self.norm, e))
+        h += a_i
+        h += b_j
+        return linear_cf(self.out, F.silu(h, inplace=True))
+
 
 class PairFFN(nn.Module):
     """``delta = MLP(LN(e))`` with hidden width ``2 p`` and SiLU."""
@@ -45,6 +56,11 @@ class PairFFN(nn.Module):
 
     def forward(self, e: Tensor) -> Tensor:
         return self.net(e)
+
+    def forward_cf(self, e: Tensor) -> Tensor:
+        """Channels first: ``e (p, ...)`` -> ``(p, ...)``."""
+        norm, lin_in, _, lin_out = self.net
+        return linear_cf(lin_out, F.silu(linear_cf(lin_in, layer_norm_cf(norm, e)), inplace=True))
 
 
 def restricted_product(u: Tensor, v: Tensor, reach: Tensor | None) -> Tensor:

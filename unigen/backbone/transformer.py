@@ -17,7 +17,7 @@ from unigen.backbone.attention import Attention
 from unigen.backbone.config import BackboneConfig
 from unigen.backbone.geometry import PairGeometry, dense_geometry, edge_displacements, pair_geometry
 from unigen.backbone.kv_cache import KVCache
-from unigen.backbone.layers import MLP, SwiGLU, drop_path, make_norm
+from unigen.backbone.layers import MLP, SwiGLU, drop_path, layer_norm_cf, linear_cf, make_norm
 from unigen.backbone.masks import TokenMeta, check_mode, dense_meta, dense_visibility, edge_visibility
 from unigen.backbone.pair import PairFFN, PairUpdate, PPGNUpdate
 from unigen.backbone.rotary import Rotary
@@ -126,6 +126,20 @@ class Block(nn.Module):
             e = (e + self.pair_ffn(e)) * ctx.pair_valid.unsqueeze(-1)
         return self._residual(x, self.ffn(self.norm_ffn(x))), e
 
+    def forward_dense_cf(
+        self, x: Tensor, e: Tensor, ctx: _DenseContext, update_pairs: bool = True
+    ) -> tuple[Tensor, Tensor]:
+        """:meth:`forward_dense` at inference on channels-first pair states ``e (p, B, N, N)``
+        (no geometry, PPGN, rotary or cache); ``update_pairs=False`` skips the pair updates
+        (the last block when the caller reads node states only)."""
+        norm, lin = self.pair_bias
+        x = x + self.attn.dense_cf(self.norm_attn(x), ctx.visible, linear_cf(lin, layer_norm_cf(norm, e)))
+        if update_pairs:
+            a, b = (t.permute(2, 0, 1) for t in self.pair_update.node_terms(self.norm_pair_nodes(x)))
+            e = e + self.pair_update.forward_cf(e, a.unsqueeze(-1), b.unsqueeze(-2))
+            e = (e + self.pair_ffn.forward_cf(e)) * ctx.pair_valid
+        return x + self.ffn(self.norm_ffn(x)), e
+
     def forward_sparse(
         self, x: Tensor, e: Tensor | None, ctx: _SparseContext
     ) -> tuple[Tensor, Tensor | None]:
@@ -181,6 +195,7 @@ class Backbone(nn.Module):
         cond: Tensor | None = None,
         mask_mode: str | None = None,
         cache: KVCache | None = None,
+        need_pair: bool = True,
     ) -> BackboneOutput:
         """Run the backbone on a dense padded batch, or on an edge list when ``edge_index`` is given.
 
@@ -198,7 +213,9 @@ class Backbone(nn.Module):
             edge_index ``(2, E)`` rows (source j, target i), i attends to j; edge_attr ``(E, pair_in)``;
             batch ``(N,)`` graph of each node; pos ``(N, 3)``; positions, block_id, is_target ``(N,)``;
             cond ``(G, cond_dim)``, one row per graph of ``batch``.
-        ``mask_mode`` overrides ``config.mask_mode`` for this call.
+        ``mask_mode`` overrides ``config.mask_mode`` for this call. ``need_pair=False`` (dense path): the
+        caller reads node states only, so the output has no ``pair`` (and inference skips the last
+        block's pair updates, which nothing reads).
         """
         mode = mask_mode or self.config.mask_mode
         check_mode(mode)
@@ -218,7 +235,7 @@ class Backbone(nn.Module):
             )
         x = x if cond is None else x + self.cond_embed(cond).unsqueeze(1)
         return self._forward_dense(
-            x, node_mask, pair, pair_mask, pos, lattice, positions, block_id, is_target, mode, cache, cond
+            x, node_mask, pair, pair_mask, pos, lattice, positions, block_id, is_target, mode, cache, cond, need_pair
         )
 
     # -- inputs ---------------------------------------------------------------------------
@@ -319,7 +336,8 @@ class Backbone(nn.Module):
     # -- dense path -----------------------------------------------------------------------
 
     def _forward_dense(
-        self, x, node_mask, pair, pair_mask, pos, lattice, positions, block_id, is_target, mode, cache, cond
+        self, x, node_mask, pair, pair_mask, pos, lattice, positions, block_id, is_target, mode, cache, cond,
+        need_pair=True,
     ):
         b, t = x.shape[:2]
         node_mask = (
@@ -356,11 +374,34 @@ class Backbone(nn.Module):
             cache=cache,
             is_causal=fast,
         )
+        if self._channels_first(e, ctx):
+            return self._forward_dense_cf(x, e, ctx, node_mask, need_pair)
         for layer, block in self._schedule():
             x, e = block.forward_dense(x, e, ctx, layer)
         if cache is not None:
             cache.meta = k_meta
-        return self._dense_output(x, e, geo, visible, node_mask, pair_valid)
+        return self._dense_output(x, e if need_pair else None, geo, visible, node_mask, pair_valid)
+
+    def _channels_first(self, e: Tensor | None, ctx: _DenseContext) -> bool:
+        """Whether the channels-first inference path applies: pair states, no gradients, no dropout,
+        and none of geometry, PPGN, rotary positions or a KV cache."""
+        cfg = self.config
+        plain = cfg.geometry == "none" and not cfg.ppgn and ctx.angles is None and ctx.cache is None
+        return e is not None and plain and not self.training and not torch.is_grad_enabled()
+
+    def _forward_dense_cf(self, x, e, ctx: _DenseContext, node_mask, need_pair: bool) -> BackboneOutput:
+        """The dense blocks on pair states laid out ``(p, B, N, N)``: for many small graphs on CPU the
+        pair-wise norms and linear maps over 8-16 channels cost several times less this way.
+        Returns the same fields as the channels-last loop; ``pair`` is a ``(B, N, N, p)`` view."""
+        e = e.permute(3, 0, 1, 2).contiguous()
+        schedule = list(self._schedule())
+        for i, (_, block) in enumerate(schedule):
+            x, e = block.forward_dense_cf(x, e, ctx, update_pairs=need_pair or i < len(schedule) - 1)
+        x = self.final_norm(x) * node_mask.unsqueeze(-1).to(x.dtype)
+        pair = None
+        if need_pair:
+            pair = (layer_norm_cf(self.pair_final_norm, e) * ctx.pair_valid).permute(1, 2, 3, 0)
+        return BackboneOutput(h=x, pair=pair, context=PairContext(visible=ctx.visible))
 
     def _schedule(self):
         """``(cache layer id, block)`` over all recycled passes."""

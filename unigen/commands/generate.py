@@ -57,7 +57,37 @@ from unigen.pretrained import DEFAULT_MODEL
     default=None,
     help="Also draw the first structures written (molecules: a grid with SMILES) to a PNG.",
 )
-def command(model_name, num_samples, output, seed, steps, settings, batch_size, device, json_out, png_out):
+@click.option(
+    "--condition",
+    "condition_items",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Target property of a conditioned model: qed=0.8, or a range logp=2..3 (repeatable).",
+)
+@click.option(
+    "--guidance",
+    type=float,
+    default=None,
+    help="Classifier-free guidance weight for --condition (1: plain conditional; default: the model's).",
+)
+@click.option(
+    "--num-atoms", default=None, metavar="N|LOW..HIGH", help="Atoms (nodes) per sample: 12 or 15..25."
+)
+def command(
+    model_name,
+    num_samples,
+    output,
+    seed,
+    steps,
+    settings,
+    batch_size,
+    device,
+    json_out,
+    png_out,
+    condition_items,
+    guidance,
+    num_atoms,
+):
     """Generate structures and print a summary (for molecules: validity, uniqueness, novelty)."""
     import json
 
@@ -82,7 +112,10 @@ def command(model_name, num_samples, output, seed, steps, settings, batch_size, 
     model = load(model_name, device=device)
     model.refuse_generation()
     check_output_format(model, fmt, output)
-    stream = GenerationStream(model, num_samples, seed=seed, batch_size=batch_size, progress=None, **options)
+    conditions = control_options(model, options, condition_items, guidance, num_atoms)
+    stream = GenerationStream(
+        model, num_samples, seed=seed, batch_size=batch_size, progress=None, conditions=conditions, **options
+    )
     if not world.is_main:  # the other ranks only sample; rank 0 gathers, summarises and writes
         for _ in stream:
             pass
@@ -107,6 +140,31 @@ def _counting(records, first: list, keep: int, written: list):
             first.append(record)
         written[0] += 1
         yield record
+
+
+def control_options(model, options: dict, condition_items, guidance, num_atoms) -> dict | None:
+    """--condition targets (returned), --guidance and --num-atoms (added to ``options``); a model
+    whose family has no such sampling option is told in one line which families have it."""
+    from unigen.conditioning import parse_targets
+
+    for flag, key, value in (("--guidance", "guidance", guidance), ("--num-atoms", "num_atoms", num_atoms)):
+        if value is not None:
+            _require_option(model, flag, key)
+            options[key] = value
+    return parse_targets(condition_items) or None
+
+
+def _require_option(model, flag: str, key: str) -> None:
+    from dataclasses import fields
+
+    from unigen.errors import UsageError
+    from unigen.models.registry import generating_families, get_family
+
+    if key not in {f.name for f in fields(model.Sampling)}:
+        able = [f for f in generating_families() if key in {x.name for x in fields(get_family(f).Sampling)}]
+        raise UsageError(
+            f"{flag}: '{model.family}' models do not take it; families that do: {', '.join(able)}"
+        )
 
 
 def check_output_format(model, fmt: str, output: str) -> None:

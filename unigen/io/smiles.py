@@ -5,7 +5,8 @@ is the name). Lines starting with ``#`` are comments. A first line whose first w
 ``smiles`` (any case) is a header and skipped.
 
 ``.csv``: the SMILES column is ``column=`` or, by default, the column named ``smiles``
-(any case); a column named ``name`` or ``id`` (any case) fills ``meta["name"]``.
+(any case); a column named ``name`` or ``id`` (any case) fills ``meta["name"]``, and every
+column but the SMILES one goes to ``meta["props"]`` as text (property columns to train on).
 
 Two ways to read: ``read_smiles`` returns the raw strings (scoring needs the invalid ones
 too); ``read_molgraphs`` parses each into a MolGraph (``meta["smiles"]`` = the input string)
@@ -33,6 +34,7 @@ class _Entry:
     line: int  # 1-based line number in the file
     smiles: str
     name: str | None = None
+    props: dict | None = None  # CSV: the other columns, as text (``meta["props"]``, as SDF data items)
 
 
 def read_smiles(path, column: str | None = None, format: str | None = None) -> ReadResult:
@@ -66,6 +68,8 @@ def read_molgraphs(
         graph.meta.update(
             record=entry.record, line=entry.line, **({"name": entry.name} if entry.name else {})
         )
+        if entry.props:
+            graph.meta["props"] = entry.props
         records.append(graph)
     errors.sort(key=lambda error: error.record)
     return ReadResult(records, errors, str(path))
@@ -162,7 +166,8 @@ def _add_csv_row(row, line, header, smiles_at, name_at, path, entries, errors) -
         )
         return
     name = row[name_at].strip() if name_at is not None and name_at < len(row) else None
-    entries.append(_Entry(record, line, row[smiles_at].strip(), name or None))
+    props = {key.strip(): cell.strip() for k, (key, cell) in enumerate(zip(header, row)) if k != smiles_at}
+    entries.append(_Entry(record, line, row[smiles_at].strip(), name or None, props or None))
 
 
 def _column_index(header: list[str], column, path, candidates=("smiles",), required=True) -> int | None:

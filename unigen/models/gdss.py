@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from unigen.backbone import Backbone, BackboneConfig
+from unigen.conditioning import draw_sizes, parse_range, size_range
 from unigen.data.keys import ADJ, NODE_MASK, X
 from unigen.heads import NodeScoreHead, PairScoreHead
 from unigen.models.registry import FamilyModel, molecule_vocabulary, register_family, unknown_elements
@@ -49,6 +50,9 @@ _SCHEDULE_KEYS = {
     "VP": ("beta_min", "beta_max"),
     "subVP": ("beta_min", "beta_max"),
 }
+
+
+CPU_CHUNK_PAIRS = 10_000  # node pairs per score-network call on CPU (``GDSS.chunked_scores``)
 
 
 @dataclass
@@ -125,6 +129,11 @@ class GDSSSampling:
     sampler: an SDE sampler of ``unigen.samplers`` (pc, euler, euler-langevin, s4).
     steps: reverse-time steps (0: the SDEs' num_scales). snr: Langevin signal-to-noise ratio (> 0).
     scale_eps: Langevin noise scale (>= 0; 1.0 unbiased, below 1 colder). eps: last time, in (0, 1).
+    num_atoms: nodes per graph, ``12`` or ``"15..25"`` (0: the training distribution of sizes); GDSS
+        may still drop a node it decodes as no atom type (or, for graphs, an isolated node).
+    compile: ``torch.compile`` the score networks (needs a C++ compiler on CPU). On the 2-core VM
+        it halves each network call after ~40 s of compiling: worth it for long runs (PC, 1,000
+        steps), not for the 100-step default (benchmarks/RESULTS.md, issue 16).
     """
 
     sampler: str = "pc"
@@ -132,6 +141,8 @@ class GDSSSampling:
     snr: float = 0.2
     scale_eps: float = 0.7
     eps: float = 1e-4
+    num_atoms: int | str = 0
+    compile: bool = False
 
     def __post_init__(self):
         if self.sampler not in sampler_names("sde"):
@@ -144,6 +155,8 @@ class GDSSSampling:
             raise ValueError(f"scale_eps must be >= 0, got {self.scale_eps}")
         if not 0 < self.eps < 1:
             raise ValueError(f"eps must lie in (0, 1), got {self.eps}")
+        if self.num_atoms not in (0, ""):
+            parse_range(self.num_atoms, "num_atoms", int)
 
 
 @dataclass
@@ -192,7 +205,11 @@ class ScoreNetwork(nn.Module):
         """x (B,N,F), adj (B,N,N), node_mask (B,N), t (B,) -> (B,N,F) or (B,N,N), zero on padding."""
         cond = t.to(x.dtype).unsqueeze(-1) if self.time_conditioning else None
         out = self.backbone(
-            h=x, node_mask=node_mask.bool(), pair=adjacency_powers(adj, self.powers), cond=cond
+            h=x,
+            node_mask=node_mask.bool(),
+            pair=adjacency_powers(adj, self.powers),
+            cond=cond,
+            need_pair=self.readout == "pair",
         )
         return self.head(out.h if self.readout == "node" else out.pair, node_mask)
 
@@ -293,6 +310,15 @@ class GDSS(FamilyModel):
             return {}
         return unknown_elements(records, self.state["atom_types"])
 
+    def refit_sizes(self, records) -> None:
+        """Fine-tuning: the node-count histogram refitted on ``records``; ``max_nodes`` grows to their
+        largest graph (the score networks do not depend on the number of nodes)."""
+        sizes = [_num_nodes(r) for r in records]
+        self.max_nodes = max(self.max_nodes, max(sizes))
+        self.state.update(
+            max_nodes=self.max_nodes, node_counts=np.bincount(sizes, minlength=self.max_nodes + 1).tolist()
+        )
+
     # -- data --------------------------------------------------------------------------
 
     def encode(self, record) -> dict:
@@ -334,6 +360,29 @@ class GDSS(FamilyModel):
         score_x = self.sde_x.output_to_score(self.net_x(x, adj, node_mask, t), t)
         return score_x, self.sde_adj.output_to_score(self.net_adj(x, adj, node_mask, t), t)
 
+    def chunked_scores(self, x, adj, node_mask, t, compiled: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """``scores`` over chunks of graphs on CPU. Each graph's score depends on that graph alone, so
+        chunking changes no value; chunks of ~``CPU_CHUNK_PAIRS`` pairs (128 QM9 graphs) keep the
+        pair states in the per-core cache (faster than one batch of 1,000; benchmarks/RESULTS.md).
+        ``compiled``: through ``torch.compile``, every chunk padded to one shape (one compilation)."""
+        scores = self._compiled_scores() if compiled else self.scores
+        size = max(32, CPU_CHUNK_PAIRS // self.max_nodes**2)
+        if x.device.type != "cpu" or (len(x) <= size and not compiled):
+            return scores(x, adj, node_mask, t)
+        parts = []
+        for i in range(0, len(x), size):
+            chunk = [v[i : i + size] for v in (x, adj, node_mask, t)]
+            real = len(chunk[0])
+            if compiled and real < size:  # copies of the first graph fill the chunk
+                chunk = [torch.cat([v, v[:1].expand(size - real, *v.shape[1:])]) for v in chunk]
+            parts.append([out[:real] for out in scores(*chunk)])
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+    def _compiled_scores(self):
+        if getattr(self, "_compiled", None) is None:
+            self._compiled = torch.compile(self.scores, dynamic=False)
+        return self._compiled
+
     def loss(self, batch: dict):
         x0, adj0, mask = batch[X], batch[ADJ], batch[NODE_MASK]
         t = torch.rand(len(x0), device=x0.device) * (1.0 - self.config.eps) + self.config.eps
@@ -351,10 +400,11 @@ class GDSS(FamilyModel):
 
     # -- sampling ----------------------------------------------------------------------
 
-    def sample_node_mask(self, n: int, generator=None) -> torch.Tensor:
-        """(n, max_nodes) masks whose sizes follow the training distribution of graph sizes."""
-        counts = torch.tensor(self.state["node_counts"], dtype=torch.float64)
-        sizes = torch.multinomial(counts / counts.sum(), n, replacement=True, generator=generator).cpu()
+    def sample_node_mask(self, n: int, generator=None, num_atoms=0) -> torch.Tensor:
+        """(n, max_nodes) masks whose sizes follow the training distribution of graph sizes
+        (restricted to ``num_atoms``, a size or a ``"low..high"`` range, when given)."""
+        low, high = size_range(num_atoms, self.max_nodes) or (0, self.max_nodes)
+        sizes = draw_sizes(self.state["node_counts"], low, high, n, generator)
         return (torch.arange(self.max_nodes).unsqueeze(0) < sizes.unsqueeze(1)).float()
 
     def _variables(self) -> dict[str, Variable]:
@@ -374,10 +424,12 @@ class GDSS(FamilyModel):
         """
         self.refuse_conditions(conditions)
         device = next(self.parameters()).device
-        node_mask = self.sample_node_mask(n, generator).to(device)
+        node_mask = self.sample_node_mask(n, generator, options.num_atoms).to(device)
 
         def score_fn(state, t):
-            score_x, score_adj = self.scores(state[X], state[ADJ], node_mask, t.to(state[X].dtype))
+            score_x, score_adj = self.chunked_scores(
+                state[X], state[ADJ], node_mask, t.to(state[X].dtype), compiled=options.compile
+            )
             return {X: score_x, ADJ: score_adj}
 
         run = SDESampling(

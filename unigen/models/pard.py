@@ -43,7 +43,7 @@ Batch fields (B graphs padded to N nodes, L blocks; names from ``unigen.data.key
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -53,7 +53,18 @@ from torch import Tensor, nn
 
 from unigen.backbone import Backbone, BackboneConfig
 from unigen.backbone.masks import dense_meta, dense_visibility
-from unigen.data.keys import ATOM_TYPES, BLOCK_ID, BONDS, NODE_MASK
+from unigen.conditioning import (
+    condition_dim,
+    draw_sizes,
+    fit_conditions,
+    guided,
+    parse_range,
+    size_range,
+    standardised,
+    target_condition,
+    training_condition,
+)
+from unigen.data.keys import ATOM_TYPES, BLOCK_ID, BONDS, COND, NODE_MASK
 from unigen.models.registry import FamilyModel, molecule_vocabulary, register_family, unknown_elements
 from unigen.processes.discrete import CategoricalDiffusion
 from unigen.samplers.block_ar import BlockGraph
@@ -88,11 +99,15 @@ class PARDSampling:
     steps: denoising steps per block (0: the model's num_steps; the schedule is respaced).
     max_blocks: most blocks per graph (0: the most seen in training + 3, as PARD; blocks past the
         block-id table reuse its last embedding).
+    guidance: classifier-free guidance weight w of a conditioned model (1: plain conditional).
+    num_atoms: nodes per graph, ``12`` or ``"15..25"`` (0: the model's own size distribution).
     """
 
     sampler: str = "block_ar"
     steps: int = 0
     max_blocks: int = 0
+    guidance: float = 1.0
+    num_atoms: int | str = 0
 
     def __post_init__(self):
         if self.sampler not in sampler_names("block_ar"):
@@ -101,6 +116,10 @@ class PARDSampling:
             raise ValueError(f"steps must be in 0..1000 (0: the model's), got {self.steps}")
         if not 0 <= self.max_blocks <= 1000:
             raise ValueError(f"max_blocks must be in 0..1000 (0: the model's), got {self.max_blocks}")
+        if not 0 <= self.guidance <= 50:
+            raise ValueError(f"guidance must be in 0..50, got {self.guidance}")
+        if self.num_atoms not in (0, ""):
+            parse_range(self.num_atoms, "num_atoms", int)
 
 
 @dataclass
@@ -117,6 +136,8 @@ class PARDConfig:
     time_dim: int = 16  # sinusoidal time embedding width
     absolute_block_id: bool = True  # block-id embedding on nodes
     relative_block_id: bool = True  # |b_i - b_j| encoding on pairs
+    conditions: list[str] = field(default_factory=list)  # properties to condition on (unigen.conditioning)
+    condition_dropout: float = 0.1  # p of dropping a row's / a property's condition in training (CFG)
     denoiser: PARDNetConfig = field(default_factory=PARDNetConfig)
     block_net: PARDNetConfig = field(default_factory=lambda: PARDNetConfig(dim=32, depth=2, pair_dim=8))
     sampling: PARDSampling = field(default_factory=PARDSampling)
@@ -130,6 +151,8 @@ class PARDConfig:
             raise ValueError("ce_weight and block_weight must be >= 0")
         if self.time_dim < 2 or self.time_dim % 2:
             raise ValueError(f"time_dim must be an even number >= 2, got {self.time_dim}")
+        if not 0 <= self.condition_dropout < 1:
+            raise ValueError(f"condition_dropout must be in [0, 1), got {self.condition_dropout}")
 
 
 # -- networks ---------------------------------------------------------------------------
@@ -243,12 +266,21 @@ class Denoiser(nn.Module):
     """p(x_0 | x_t, prefix) for every node and pair of a (doubled) graph: logits, zero on padding."""
 
     def __init__(
-        self, cfg: PARDNetConfig, classes: tuple[int, int], tables: tuple[int, int], model: PARDConfig
+        self,
+        cfg: PARDNetConfig,
+        classes: tuple[int, int],
+        tables: tuple[int, int],
+        model: PARDConfig,
+        cond_dim: int = 0,
     ):
         super().__init__()
-        self.time_dim = model.time_dim
-        self.time_mlp = nn.Sequential(
-            nn.Linear(model.time_dim, model.time_dim), nn.SiLU(), nn.Linear(model.time_dim, model.time_dim)
+        self.time_dim = width = model.time_dim
+        self.time_mlp = nn.Sequential(nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))
+        # properties join the time in the backbone's condition input
+        self.cond_mlp = (
+            nn.Sequential(nn.Linear(cond_dim, width), nn.SiLU(), nn.Linear(width, width))
+            if cond_dim
+            else None
         )
         self.encoder = GraphEncoder(cfg, classes, tables, model, cond_dim=model.time_dim)
         d, p = cfg.dim, cfg.pair_dim
@@ -256,10 +288,13 @@ class Denoiser(nn.Module):
         self.pair_head = mlp(d + p, 2 * p, classes[1])
         self.keep_node, self.keep_pair = KeepBias(), KeepBias()
 
-    def forward(self, nodes, pairs, node_mask, block_id, is_target, block_degree, time):
-        """Inputs as :class:`GraphEncoder`, time (B,) = t / T -> (B, N, Kn), (B, N, N, Ke) logits."""
-        cond = self.time_mlp(timestep_embedding(time.to(nodes.dtype), self.time_dim))
-        out = self.encoder(nodes, pairs, node_mask, block_id, is_target, block_degree, cond)
+    def forward(self, nodes, pairs, node_mask, block_id, is_target, block_degree, time, cond=None):
+        """Inputs as :class:`GraphEncoder`, time (B,) = t / T, cond (B, c) properties or None ->
+        (B, N, Kn), (B, N, N, Ke) logits."""
+        signal = self.time_mlp(timestep_embedding(time.to(nodes.dtype), self.time_dim))
+        if self.cond_mlp is not None:
+            signal = signal + self.cond_mlp(cond.to(nodes.dtype))
+        out = self.encoder(nodes, pairs, node_mask, block_id, is_target, block_degree, signal)
         keep = (1.0 - time.to(nodes.dtype)).view(-1, 1, 1)
         node_logits = self.node_head(node_readout(out)) + self.keep_node(keep) * nodes
         sym = 0.5 * (out.pair + out.pair.transpose(1, 2))
@@ -273,24 +308,26 @@ class Denoiser(nn.Module):
 class BlockPredictor(nn.Module):
     """Size and degree of the next block from the clean prefix (spec §2.2), on its own backbone."""
 
-    def __init__(self, cfg: PARDNetConfig, classes, tables, num_sizes: int, model: PARDConfig):
+    def __init__(self, cfg: PARDNetConfig, classes, tables, num_sizes: int, model: PARDConfig, cond_dim=0):
         super().__init__()
         d, p = cfg.dim, cfg.pair_dim
-        self.encoder = GraphEncoder(cfg, classes, tables, model)
+        self.encoder = GraphEncoder(cfg, classes, tables, model, cond_dim=cond_dim)
         self.node_proj = nn.Sequential(nn.Linear(d + 2 * p, d), nn.SiLU())
         self.size_embed = nn.Embedding(num_sizes, d)
         self.size_head = mlp(d, d, num_sizes)
         self.degree_head = mlp(d, d, tables[1])
         self.first_degree_head = mlp(d, d, tables[1])
 
-    def node_states(self, nodes, pairs, node_mask, block_id, block_degree) -> Tensor:
+    def node_states(self, nodes, pairs, node_mask, block_id, block_degree, cond=None) -> Tensor:
         """(B, N, d) per-node read-outs on the clean graph (block-causal: node i sees blocks <= b_i)."""
-        out = self.encoder(nodes, pairs, node_mask, block_id, None, block_degree)
+        out = self.encoder(nodes, pairs, node_mask, block_id, None, block_degree, cond)
         return self.node_proj(node_readout(out)) * node_mask.unsqueeze(-1).to(nodes.dtype)
 
-    def prefix_states(self, nodes, pairs, node_mask, block_id, block_degree, num_blocks: int) -> Tensor:
+    def prefix_states(
+        self, nodes, pairs, node_mask, block_id, block_degree, num_blocks: int, cond=None
+    ) -> Tensor:
         """(B, L, d): r_b, the summed node read-outs of blocks 0..b, a function of G_{<=b} only."""
-        per_node = self.node_states(nodes, pairs, node_mask, block_id, block_degree)
+        per_node = self.node_states(nodes, pairs, node_mask, block_id, block_degree, cond)
         index = block_id.clamp(0, num_blocks - 1).unsqueeze(-1).expand_as(per_node)
         sums = per_node.new_zeros(per_node.shape[0], num_blocks, per_node.shape[-1]).scatter_add(
             1, index, per_node
@@ -376,9 +413,10 @@ class PARD(FamilyModel):
         self.node_process = self._process(kn, state.get("node_marginal"))
         self.edge_process = self._process(ke, state.get("edge_marginal"))
         tables = (int(state["max_blocks"]) + EXTRA_BLOCKS, int(state["max_block_degree"]) + 1)
-        self.denoiser = Denoiser(config.denoiser, self.classes, tables, config)
+        cond = condition_dim(state.get("conditions"))
+        self.denoiser = Denoiser(config.denoiser, self.classes, tables, config, cond)
         self.block_net = BlockPredictor(
-            config.block_net, self.classes, tables, int(state["max_block_size"]) + 1, config
+            config.block_net, self.classes, tables, int(state["max_block_size"]) + 1, config, cond
         )
         first = torch.tensor(state["first_block_counts"], dtype=torch.float32)
         self.register_buffer("first_size_logits", (first / first.sum()).log(), persistent=False)
@@ -419,8 +457,11 @@ class PARD(FamilyModel):
             "max_block_size": int(sizes.max()),
             "max_block_degree": int(max(b.block_degrees.max() for b in blocks)),
             "first_block_counts": first.tolist(),
+            "node_counts": np.bincount([_num_nodes(r) for r in records]).tolist(),
             "max_bond": 1,
         }
+        if config.conditions:
+            state["conditions"] = fit_conditions(config.conditions, records)
         if config.kind == "molecule":
             state.update(molecule_vocabulary(records))
             state["max_bond"] = max(1, int(max(r.bonds.max(initial=0) for r in records)))
@@ -436,6 +477,55 @@ class PARD(FamilyModel):
             return {}
         return unknown_elements(records, self.state["atom_types"])
 
+    def extend_vocab(self, types: list[str]) -> None:
+        """New atom types as new node classes before the virtual one: zero input columns and output
+        rows below every old logit, so the old types' predictions are unchanged (fine-tuning)."""
+        from rdkit import Chem
+
+        old = len(self.state["atom_types"])
+        new = [Chem.GetPeriodicTable().GetAtomicNumber(t) for t in types]
+        self.state["atom_types"] = list(self.state["atom_types"]) + new
+        for net in (self.denoiser.encoder, self.block_net.encoder):
+            net.backbone.node_embed = _inserted(net.backbone.node_embed, old, len(new), columns=True)
+            net.backbone.config = replace(net.backbone.config, node_in=net.backbone.node_embed.in_features)
+        head = self.denoiser.node_head
+        head[-1] = _inserted(head[-1], old, len(new), columns=False)
+        if "node_marginal" in self.state:  # new types get no mass in the limit until refitted
+            marginal = self.state["node_marginal"]
+            self.state["node_marginal"] = marginal[:old] + [0.0] * len(new) + marginal[old:]
+        self.classes = kn, _ = _num_classes(self.config.kind, self.state)
+        self.node_process = self._process(kn, self.state.get("node_marginal"))
+
+    def refit_sizes(self, records) -> None:
+        """Block statistics, first-block and node-count histograms refitted on ``records``; the size,
+        block and degree tables grow (new rows) where the new graphs are larger."""
+        fitted = type(self).fit_state(replace(self.config, max_nodes=0, conditions=[]), records)
+        grown = {k: max(int(self.state[k]), int(fitted[k])) for k in _SIZE_KEYS}
+        self._grow_tables(grown)
+        self.state.update(
+            grown, first_block_counts=fitted["first_block_counts"], node_counts=fitted["node_counts"]
+        )
+        self.max_nodes = int(grown["max_nodes"])
+        first = torch.tensor(fitted["first_block_counts"], dtype=torch.float32)
+        self.first_size_logits = (first / first.sum()).log().to(self.first_size_logits.device)
+
+    def _grow_tables(self, grown: dict) -> None:
+        blocks, degrees = grown["max_blocks"] + EXTRA_BLOCKS, grown["max_block_degree"] + 1
+        sizes = grown["max_block_size"] + 1
+        for net in (self.denoiser.encoder, self.block_net.encoder):
+            if net.block_embed is not None:
+                net.block_embed = _grown_rows(net.block_embed, blocks)
+            net.degree_embed = _grown_rows(net.degree_embed, degrees)
+            net.num_block_ids, net.num_degrees = blocks, degrees
+        predictor = self.block_net
+        predictor.size_embed = _grown_rows(predictor.size_embed, sizes)
+        for head, rows in (
+            (predictor.size_head, sizes),
+            (predictor.degree_head, degrees),
+            (predictor.first_degree_head, degrees),
+        ):
+            head[-1] = _grown_rows(head[-1], rows)
+
     # -- data --------------------------------------------------------------------------
 
     def encode(self, record) -> dict:
@@ -447,7 +537,9 @@ class PARD(FamilyModel):
         self._check_blocks(blocks)
         order = blocks.node_order()
         as_long = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64))
+        conditions = self.state.get("conditions")
         return {
+            **({COND: standardised(record, conditions)} if conditions else {}),
             ATOM_TYPES: as_long(nodes[order]),
             BONDS: as_long(edges[np.ix_(order, order)]),
             BLOCK_ID: as_long(blocks.node_block[order]),
@@ -487,13 +579,16 @@ class PARD(FamilyModel):
                 batch[key][i, :k] = e[key]
             for key in (BLOCK_SIZES, BLOCK_DEGREES):
                 batch[key][i, :m] = e[key]
+        if COND in examples[0]:
+            batch[COND] = torch.stack([e[COND] for e in examples])
         return batch
 
     # -- training ----------------------------------------------------------------------
 
     def loss(self, batch: dict):
-        diffusion, node_loss, edge_loss = self.diffusion_loss(batch)
-        blocks = self.block_loss(batch)
+        cond = self.training_condition(batch)
+        diffusion, node_loss, edge_loss = self.diffusion_loss(batch, cond)
+        blocks = self.block_loss(batch, cond)
         total = diffusion + self.config.block_weight * blocks
         return total, {
             "loss_nodes": node_loss.item(),
@@ -501,7 +596,13 @@ class PARD(FamilyModel):
             "loss_blocks": blocks.item(),
         }
 
-    def diffusion_loss(self, batch: dict) -> tuple[Tensor, Tensor, Tensor]:
+    def training_condition(self, batch: dict) -> Tensor | None:
+        """(B, 2k) property conditions with condition dropout, or None for an unconditional model."""
+        if COND not in batch:
+            return None
+        return training_condition(batch[COND].to(self.float_dtype), self.config.condition_dropout)
+
+    def diffusion_loss(self, batch: dict, cond: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """All blocks in one pass on the doubled graph: (total, node part, edge part), sums per graph
         averaged over graphs (PARD's reduction)."""
         x0, e0, mask, block = batch[ATOM_TYPES], batch[BONDS], batch[NODE_MASK], batch[BLOCK_ID]
@@ -509,7 +610,7 @@ class PARD(FamilyModel):
         xt = self.node_process.sample_q(x0, t)
         et = self.edge_process.sample_q(e0, t, symmetric=True)
         inputs = doubled_graph(x0, xt, e0, et, mask, block, batch[BLOCK_DEGREE], self.classes)
-        logits = self.denoiser(**inputs, time=t.float() / self.config.num_steps)
+        logits = self.denoiser(**inputs, time=t.float() / self.config.num_steps, cond=cond)
         node_logits, pair_logits = target_logits(*logits, block)
         lower = torch.ones_like(e0, dtype=torch.bool).tril(-1) & mask.unsqueeze(2) & mask.unsqueeze(1)
         weight = self.config.ce_weight
@@ -517,15 +618,15 @@ class PARD(FamilyModel):
         edge_loss = self.edge_process.loss(e0, et, t, pair_logits, lower, ce_weight=weight).mean()
         return node_loss + edge_loss, node_loss, edge_loss
 
-    def block_states(self, batch: dict) -> Tensor:
+    def block_states(self, batch: dict, cond: Tensor | None = None) -> Tensor:
         """The block network's states of every clean prefix of the batch's graphs."""
         keys = (ATOM_TYPES, BONDS, NODE_MASK, BLOCK_ID, BLOCK_DEGREE)
-        return self._prefix_states(*(batch[k] for k in keys), batch[BLOCK_SIZES].shape[1])
+        return self._prefix_states(*(batch[k] for k in keys), batch[BLOCK_SIZES].shape[1], cond)
 
-    def block_loss(self, batch: dict) -> Tensor:
+    def block_loss(self, batch: dict, cond: Tensor | None = None) -> Tensor:
         """Cross-entropies of every next block's size and degree and of the first degree, per graph."""
         sizes, degrees = batch[BLOCK_SIZES], batch[BLOCK_DEGREES]
-        r = self.block_states(batch)
+        r = self.block_states(batch, cond)
         valid = sizes > 0
         next_sizes = F.pad(sizes[:, 1:], (0, 1))
         next_degrees = F.pad(degrees[:, 1:], (0, 1))
@@ -537,32 +638,36 @@ class PARD(FamilyModel):
         )
         return (size_ce + degree_ce + first) / len(sizes)
 
-    def _prefix_states(self, nodes, edges, mask, block_id, block_degree, num_blocks: int) -> Tensor:
+    def _prefix_states(
+        self, nodes, edges, mask, block_id, block_degree, num_blocks: int, cond=None
+    ) -> Tensor:
         kn, ke = self.classes
         pair_mask = (mask.unsqueeze(2) & mask.unsqueeze(1)).unsqueeze(-1)
         dtype = self.float_dtype
         nodes = F.one_hot(nodes, kn).to(dtype) * mask.unsqueeze(-1)
         pairs = F.one_hot(edges, ke).to(dtype) * pair_mask * _off_diagonal(edges)
-        return self.block_net.prefix_states(nodes, pairs, mask, block_id, block_degree, max(num_blocks, 1))
+        return self.block_net.prefix_states(
+            nodes, pairs, mask, block_id, block_degree, max(num_blocks, 1), cond
+        )
 
     # -- sampling: the BlockModel the sampler drives ------------------------------------
 
-    def size_logits(self, graph: BlockGraph) -> Tensor:
+    def size_logits(self, graph: BlockGraph, cond: Tensor | None = None) -> Tensor:
         """(B, S): the first block's size from the training histogram, later ones from the size head."""
         first = self.first_size_logits.expand(len(graph.real), -1)
         if graph.num_blocks == 0:
             return first
-        r = self._last_prefix_state(graph)
+        r = self._last_prefix_state(graph, cond)
         return torch.where(graph.real.any(1, keepdim=True), self.block_net.size_logits(r), first)
 
-    def degree_logits(self, graph: BlockGraph, sizes: Tensor) -> Tensor:
+    def degree_logits(self, graph: BlockGraph, sizes: Tensor, cond: Tensor | None = None) -> Tensor:
         first = self.block_net.first_degree_logits(sizes)
         if graph.num_blocks == 0:
             return first
-        later = self.block_net.degree_logits(self._last_prefix_state(graph), sizes)
+        later = self.block_net.degree_logits(self._last_prefix_state(graph, cond), sizes)
         return torch.where(graph.real.any(1, keepdim=True), later, first)
 
-    def _last_prefix_state(self, graph: BlockGraph) -> Tensor:
+    def _last_prefix_state(self, graph: BlockGraph, cond: Tensor | None = None) -> Tensor:
         r = self._prefix_states(
             graph.node_types,
             graph.edge_types,
@@ -570,10 +675,11 @@ class PARD(FamilyModel):
             graph.block_id,
             graph.block_degree,
             graph.num_blocks,
+            cond,
         )
         return r[:, graph.num_blocks - 1]
 
-    def denoise(self, graph: BlockGraph, time: Tensor) -> tuple[Tensor, Tensor]:
+    def denoise(self, graph: BlockGraph, time: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Logits for every node and pair of the prefix plus the target block (no doubling needed)."""
         kn, ke = self.classes
         mask = graph.real | graph.target
@@ -581,10 +687,13 @@ class PARD(FamilyModel):
         pair_mask = (mask.unsqueeze(2) & mask.unsqueeze(1)).unsqueeze(-1)
         nodes = F.one_hot(graph.node_types, kn).to(dtype) * mask.unsqueeze(-1)
         pairs = F.one_hot(graph.edge_types, ke).to(dtype) * pair_mask * _off_diagonal(graph.edge_types)
-        return self.denoiser(nodes, pairs, mask, graph.block_id, graph.target, graph.block_degree, time)
+        return self.denoiser(nodes, pairs, mask, graph.block_id, graph.target, graph.block_degree, time, cond)
 
     def max_blocks(self, options: PARDSampling) -> int:
-        return options.max_blocks or int(self.state["max_blocks"]) + EXTRA_BLOCKS
+        """Most blocks per graph; with ``num_atoms`` at least its upper end (every block adds a node)."""
+        blocks = options.max_blocks or int(self.state["max_blocks"]) + EXTRA_BLOCKS
+        sizes = size_range(options.num_atoms, self.max_nodes)
+        return blocks if sizes is None or options.max_blocks else max(blocks, sizes[1])
 
     def num_sampling_steps(self, options: PARDSampling) -> int:
         """One tick per denoising step; a batch always reports max_blocks x steps (see block_ar)."""
@@ -594,11 +703,10 @@ class PARD(FamilyModel):
     def sample(self, n: int, *, generator, options: PARDSampling, conditions=None, progress=None) -> dict:
         """n graphs, block by block. Raw ``{atom_types, bonds, node_mask, block_id, block_degree}``
         over ``max_nodes`` slots (real nodes first); ``decode`` makes records of it."""
-        self.refuse_conditions(conditions)
         steps = options.steps or self.config.num_steps
         run = get_sampler(options.sampler, "block_ar")
         graph = run(
-            self,
+            _Guided(self, self._sampling_condition(n, conditions, generator), options.guidance),
             self.node_process.with_steps(steps),
             self.edge_process.with_steps(steps),
             n,
@@ -607,6 +715,7 @@ class PARD(FamilyModel):
             generator=generator,
             device=self.first_size_logits.device,
             progress=progress,
+            num_nodes=self._sampling_sizes(n, options, generator),
         )
         real = graph.real
         pair_real = real.unsqueeze(2) & real.unsqueeze(1)
@@ -617,6 +726,22 @@ class PARD(FamilyModel):
             BLOCK_ID: (graph.block_id * real).cpu(),
             BLOCK_DEGREE: (graph.block_degree * real).cpu(),
         }
+
+    def _sampling_condition(self, n: int, conditions, generator) -> Tensor | None:
+        """(n, 2k) target conditions (all "not given" without targets); None for an unconditional model."""
+        if not self.state.get("conditions"):
+            self.refuse_conditions(conditions)
+            return None
+        device = self.first_size_logits.device
+        return target_condition(self.state["conditions"], conditions or {}, n, generator, device)
+
+    def _sampling_sizes(self, n: int, options: PARDSampling, generator) -> Tensor | None:
+        """(n,) exact node counts for ``num_atoms`` (drawn inside a range), else None."""
+        sizes = size_range(options.num_atoms, self.max_nodes)
+        if sizes is None:
+            return None
+        drawn = draw_sizes(self.state.get("node_counts"), *sizes, n, generator)
+        return drawn.to(self.first_size_logits.device)
 
     def decode(self, raw: dict) -> list:
         """Raw samples -> MolGraph (atom types, bond orders) or Graph (edges)."""
@@ -639,6 +764,59 @@ class PARD(FamilyModel):
             again = block_decomposition(edges[np.ix_(keep, keep)] != 0, self.config.max_hops)
             agree.append(np.array_equal(again.node_block, block[keep]))
         return float(np.mean(agree))
+
+
+class _Guided:
+    """The BlockModel the sampler drives: PARD's logits at fixed conditions, with classifier-free guidance."""
+
+    def __init__(self, model: PARD, cond: Tensor | None, weight: float):
+        self.model, self.cond, self.weight = model, cond, weight
+
+    def size_logits(self, graph: BlockGraph) -> Tensor:
+        return guided(lambda c: self.model.size_logits(graph, c), self.cond, self.weight)
+
+    def degree_logits(self, graph: BlockGraph, sizes: Tensor) -> Tensor:
+        return guided(lambda c: self.model.degree_logits(graph, sizes, c), self.cond, self.weight)
+
+    def denoise(self, graph: BlockGraph, time: Tensor) -> tuple[Tensor, Tensor]:
+        return guided(lambda c: self.model.denoise(graph, time, c), self.cond, self.weight)
+
+
+_SIZE_KEYS = ("max_nodes", "max_blocks", "max_block_size", "max_block_degree")
+
+
+def _grown_rows(layer: nn.Module, rows: int) -> nn.Module:
+    """An Embedding (rows = entries) or Linear (rows = outputs) with rows appended up to ``rows``."""
+    current = layer.num_embeddings if isinstance(layer, nn.Embedding) else layer.out_features
+    return layer if rows <= current else _inserted(layer, current, rows - current, columns=False)
+
+
+def _inserted(layer: nn.Module, at: int, count: int, columns: bool) -> nn.Module:
+    """A copy of an Embedding / Linear with ``count`` new rows (outputs, entries) or input columns
+    inserted at ``at``. New input columns are zero (old inputs map as before); new output rows have
+    zero weights and the lowest old bias (below the old logits); new embeddings are drawn like the old."""
+    weight = layer.weight.detach()
+    axis = 1 if columns else 0
+    fresh_shape = list(weight.shape)
+    fresh_shape[axis] = count
+    fresh = torch.zeros(fresh_shape, dtype=weight.dtype, device=weight.device)
+    if isinstance(layer, nn.Embedding):
+        fresh.normal_(0.0, float(weight.std()))
+    new_weight = torch.cat(
+        [weight.narrow(axis, 0, at), fresh, weight.narrow(axis, at, weight.shape[axis] - at)], axis
+    )
+    if isinstance(layer, nn.Embedding):
+        grown = nn.Embedding(*new_weight.shape)
+    else:
+        grown = nn.Linear(new_weight.shape[1], new_weight.shape[0], bias=layer.bias is not None)
+        if layer.bias is not None:
+            bias = layer.bias.detach()
+            if not columns:
+                low = bias.min().expand(count)
+                bias = torch.cat([bias[:at], low, bias[at:]])
+            grown.bias.data.copy_(bias)
+    grown.weight.data.copy_(new_weight)
+    return grown.to(weight.device)
 
 
 def _off_diagonal(edges: Tensor) -> Tensor:

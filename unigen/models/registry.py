@@ -26,6 +26,7 @@ import importlib
 import importlib.util
 from typing import ClassVar
 
+import numpy as np
 import torch
 
 from unigen.errors import UsageError
@@ -77,6 +78,10 @@ class FamilyModel(torch.nn.Module):
     def extend_vocab(self, types: list[str]) -> None:
         """Add rows for new atom types (fine-tuning); families that cannot do this refuse."""
         raise UsageError(f"family '{self.family}' cannot extend its vocabulary")
+
+    def refit_sizes(self, records) -> None:
+        """Fine-tuning: refit the size statistics (node counts, ...) on ``records`` and grow the
+        largest size where the family can; a family without size statistics keeps its own."""
 
     def encode(self, record):
         """One structure -> one training example (tensors); ValueError if it cannot."""
@@ -185,6 +190,32 @@ def unknown_elements(records, known) -> dict[str, int]:
     known = {int(z) for z in known}
     counts = Counter(int(z) for r in records for z in r.atomic_numbers if int(z) not in known)
     return {element_symbol(z): n for z, n in sorted(counts.items())}
+
+
+def per_sample_compositions(conditions, n: int, family: str) -> list:
+    """``{"composition": Z}`` (one cell's atomic numbers, shared by all ``n``) or ``{"composition":
+    [Z_1, ..., Z_n]}`` -> ``n`` compositions; UsageError on any other condition or count."""
+    unknown = set(conditions) - {"composition"}
+    if unknown:
+        raise UsageError(f"{family} takes the condition 'composition' only, got {sorted(unknown)}")
+    given = conditions["composition"]
+    if len(given) and np.ndim(given[0]) == 0:  # one composition for all n
+        given = [given] * n
+    if len(given) != n:
+        raise UsageError(f"{len(given)} compositions for {n} samples")
+    return [np.asarray(z, dtype=np.int64) for z in given]
+
+
+def check_known_elements(atomic_numbers, known) -> None:
+    """UsageError naming the elements of one composition that a model (knowing ``known`` Z) never saw."""
+    unknown = sorted(set(np.asarray(atomic_numbers).tolist()) - {int(z) for z in known})
+    if unknown:
+        from unigen.chem.convert import element_symbol
+
+        raise UsageError(
+            f"this model was trained without element(s) {', '.join(element_symbol(u) for u in unknown)}; "
+            f"it knows {len(known)} elements (see its card)"
+        )
 
 
 def split_loss(out) -> tuple[torch.Tensor, dict]:

@@ -52,9 +52,15 @@ from torch import Tensor, nn
 from unigen.backbone import Backbone, BackboneConfig
 from unigen.backbone.kv_cache import KVCache
 from unigen.data.keys import FINE, LEVEL, NODE_MASK, POS, TARGET_FINE, TARGET_TOKENS, TOKENS, TREE
-from unigen.errors import UnigenError, UsageError
+from unigen.errors import UnigenError
 from unigen.heads import TaskHead
-from unigen.models.registry import FamilyModel, register_family, unknown_elements
+from unigen.models.registry import (
+    FamilyModel,
+    check_known_elements,
+    per_sample_compositions,
+    register_family,
+    unknown_elements,
+)
 from unigen.samplers.octree_ar import OctreeLayout, Tokens
 from unigen.samplers.registry import get_sampler, sampler_names
 from unigen.samplers.tokens import sample_tokens
@@ -447,26 +453,13 @@ class Uni3DAR(FamilyModel):
     def composition_ids(self, atomic_numbers) -> np.ndarray:
         """(N,) Z -> leaf token ids; UsageError naming elements the model never saw."""
         z = np.asarray(atomic_numbers, dtype=np.int64)
-        unknown = sorted(set(z.tolist()) - set(self.state["elements"]))
-        if unknown:
-            from unigen.chem.convert import element_symbol
-
-            raise UsageError(f"this model was trained without element(s) {', '.join(element_symbol(u) for u in unknown)}; "
-                             f"it knows {len(self.state['elements'])} elements (see its card)")  # fmt: skip
+        check_known_elements(z, self.state["elements"])
         return np.array([self.tokenizer.atom_id(int(v)) for v in z], dtype=np.int64)
 
     def _compositions(self, n: int, conditions) -> list | None:
         if not conditions:
             return None
-        unknown = set(conditions) - {"composition"}
-        if unknown:
-            raise UsageError(f"uni3dar takes the condition 'composition' only, got {sorted(unknown)}")
-        given = conditions["composition"]
-        if len(given) and np.ndim(given[0]) == 0:  # one composition for all n
-            given = [given] * n
-        if len(given) != n:
-            raise UsageError(f"{len(given)} compositions for {n} samples")
-        return [self.composition_ids(z) for z in given]
+        return [self.composition_ids(z) for z in per_sample_compositions(conditions, n, "uni3dar")]
 
     def candidate_nll(self, raw: dict, steps: int = 0, generator=None) -> Tensor:
         """(n,) ranking score in bits, lower = more likely: minus the mean log2 p per atom recorded while

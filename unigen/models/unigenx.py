@@ -43,9 +43,14 @@ from torch import Tensor, nn
 from unigen.backbone import Backbone, BackboneConfig
 from unigen.backbone.kv_cache import KVCache
 from unigen.data.keys import IS_SLOT, SLOT_VALUES, TOKENS
-from unigen.errors import UsageError
 from unigen.heads import DiffusionHead, TokenHead
-from unigen.models.registry import FamilyModel, register_family, unknown_elements
+from unigen.models.registry import (
+    FamilyModel,
+    check_known_elements,
+    per_sample_compositions,
+    register_family,
+    unknown_elements,
+)
 from unigen.processes.continuous import GaussianDiffusion
 from unigen.samplers.registry import get_sampler, sampler_names
 from unigen.samplers.tokens import sample_tokens
@@ -289,14 +294,7 @@ class UniGenX(FamilyModel):
     def composition_ids(self, atomic_numbers) -> np.ndarray:
         """(N,) Z of one cell -> its element token ids in prompt order; UsageError naming unknown elements."""
         z = np.asarray(atomic_numbers, dtype=np.int64)
-        unknown = sorted(set(z.tolist()) - set(self.state["elements"]))
-        if unknown:
-            from unigen.chem.convert import element_symbol
-
-            raise UsageError(
-                f"this model was trained without element(s) {', '.join(element_symbol(u) for u in unknown)}; "
-                f"it knows {len(self.state['elements'])} elements (see its card)"
-            )
+        check_known_elements(z, self.state["elements"])
         prompt = self.tokenizer.prompt(z)
         return prompt.ids[1 : 1 + len(z)]
 
@@ -320,15 +318,7 @@ class UniGenX(FamilyModel):
     def _compositions(self, n: int, conditions, generator, options) -> list:
         if not conditions:
             return self._sample_compositions(n, generator, options)
-        unknown = set(conditions) - {"composition"}
-        if unknown:
-            raise UsageError(f"unigenx takes the condition 'composition' only, got {sorted(unknown)}")
-        given = conditions["composition"]
-        if len(given) and np.ndim(given[0]) == 0:  # one composition for all n
-            given = [given] * n
-        if len(given) != n:
-            raise UsageError(f"{len(given)} compositions for {n} samples")
-        return [self.composition_ids(z) for z in given]
+        return [self.composition_ids(z) for z in per_sample_compositions(conditions, n, "unigenx")]
 
     def _sample_compositions(self, n: int, generator, options) -> list[np.ndarray]:
         """Element tokens after <bos> until <coord> (1 .. max_atoms elements), temperature / top-p."""

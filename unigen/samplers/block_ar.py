@@ -2,7 +2,8 @@
 
 A batch of graphs grows block by block, all graphs in lockstep: (1) draw the size and degree
 of each graph's next block (size 0 = that graph is finished; sizes never exceed the room left
-under ``max_nodes``); (2) open the block with node and pair types drawn from the prior;
+under ``max_nodes``, or under ``num_nodes``, which also forbids stopping before it is reached);
+(2) open the block with node and pair types drawn from the prior;
 (3) run the reverse diffusion on the block's elements only, conditioned on the clean prefix;
 (4) mark the block real. Graphs of different sizes share the batch through masks: a finished
 graph just gets empty blocks. The model is seen through a :class:`BlockModel`; the processes
@@ -106,15 +107,18 @@ def sample_blocks(
     generator: torch.Generator | None = None,
     device=None,
     progress: Callable[[int], None] | None = None,
+    num_nodes: Tensor | None = None,
 ) -> BlockGraph:
-    """Generate ``n`` graphs of at most ``max_nodes`` nodes and ``max_blocks`` blocks."""
+    """Generate ``n`` graphs of at most ``max_nodes`` nodes and ``max_blocks`` blocks
+    (``num_nodes (n,)``: exactly that many nodes each, given enough blocks)."""
     graph = BlockGraph.empty(n, max_nodes, device)
     steps, tick = node_process.num_steps, 0
     done = torch.zeros(n, dtype=torch.bool, device=device)
     for block in range(max_blocks):
         # 1. next block size (0 stops a graph) and degree
         view = graph.trimmed()
-        sizes = _draw_size(model.size_logits(view), max_nodes - graph.count(), generator)
+        limit = max_nodes if num_nodes is None else num_nodes
+        sizes = _draw_size(model.size_logits(view), limit - graph.count(), generator, num_nodes is not None)
         sizes = sizes.masked_fill(done, 0)
         done |= sizes == 0
         if bool(done.all()):
@@ -139,12 +143,18 @@ def sample_blocks(
     return graph
 
 
-def _draw_size(logits: Tensor, room: Tensor, generator) -> Tensor:
-    """(B,) sizes drawn from ``logits (B, S)`` restricted to ``0 .. room``; 0 if no allowed size has mass."""
+def _draw_size(logits: Tensor, room: Tensor, generator, fill: bool = False) -> Tensor:
+    """(B,) sizes drawn from ``logits (B, S)`` restricted to ``0 .. room``; 0 if no allowed size has mass.
+    ``fill``: a graph with room left may not stop (size 1 if no allowed size has mass)."""
     sizes = torch.arange(logits.shape[1], device=logits.device)
-    logits = logits.float().masked_fill(sizes.unsqueeze(0) > room.unsqueeze(1), float("-inf"))
+    too_big = sizes.unsqueeze(0) > room.unsqueeze(1)
+    must_grow = (room > 0).unsqueeze(1) & (sizes == 0).unsqueeze(0) if fill else torch.zeros_like(too_big)
+    logits = logits.float().masked_fill(too_big | must_grow, float("-inf"))
     stuck = torch.isinf(logits).all(1)
     logits[stuck, 0] = 0.0
+    if fill:  # a graph with room left takes one node instead of stopping
+        grow = stuck & (room > 0)
+        logits[grow, 0], logits[grow, 1] = float("-inf"), 0.0
     return sample_categorical(logits.softmax(-1), generator)
 
 

@@ -14,9 +14,17 @@ from unigen.atomic import atomic_write
 from unigen.config import Recipe, apply_overrides, parse_recipe, recipe_to_dict
 from unigen.errors import UsageError
 from unigen.models.registry import get_family
-from unigen.training.data import check_records, encode_all, load_records
+from unigen.training.data import check_records, encode_all, load_records, print_report
 from unigen.training.engine import Trainer
 from unigen.training.state import seed_everything
+
+# the shipped recipe ``unigen train --family F --data FILE`` starts from, by the file's structures
+DEFAULT_RECIPES = {
+    "pard": {"MolGraph": "pard/moses_cpu", "Graph": "pard/community_small_cpu"},
+    "gdss": {"MolGraph": "gdss/qm9", "Graph": "gdss/community_small"},
+    "uni3dar": {"Molecule3D": "uni3dar/qm9_cpu", "Crystal": "uni3dar/perov5_cpu"},
+    "unigenx": {"Crystal": "unigenx/perov5_csp_cpu"},
+}
 
 
 def train(recipe: Recipe, resume=None, on_step=None) -> Path:
@@ -34,6 +42,56 @@ def train(recipe: Recipe, resume=None, on_step=None) -> Path:
         seed_everything(recipe.train.seed)
         model = family(recipe.model, family.fit_state(recipe.model, records))
     return _run(model, encode_all(model, records, source), recipe, dataset, out_dir, parent, start, on_step)
+
+
+def file_recipe(family: str, data: str, recipe=None, overrides=(), conditions=()) -> Recipe:
+    """The recipe of ``unigen train --family F --data FILE``: ``recipe`` (a file or shipped name; default:
+    the family's shipped recipe for the file's structures, :data:`DEFAULT_RECIPES`) on all of ``data``
+    (bad records skipped and reported), conditioned on the property names ``conditions``."""
+    from unigen.recipes import find
+
+    source = _data_source(data)
+    path = find(recipe or _default_recipe(family, data, source))
+    raw = yaml.safe_load(path.read_text())
+    if raw.get("family") != family:
+        raise UsageError(f"recipe {path} trains '{raw.get('family')}', not --family {family}")
+    raw["data"] = {**source, "limit": None, "skip_bad_records": True}
+    stem = Path(data).stem if source["path"] else data
+    raw["train"] = dict(raw.get("train") or {}, out_dir=str(Path("runs") / f"{family}-{stem}"))
+    if conditions:
+        _check_conditionable(family)
+        raw["model"] = dict(raw.get("model") or {}, conditions=list(conditions))
+    return parse_recipe(raw, overrides, source=f"recipe {path} on {data}")
+
+
+def _default_recipe(family: str, data: str, source: dict) -> str:
+    from unigen.io import format_from_path
+
+    get_family(family)  # an unknown family is named first
+    if source["path"] is None:
+        raise UsageError(f"--data {data}: pass a file, or a recipe (--recipe) for the dataset")
+    kind = next(w for w in format_from_path(data).writes if w != "str")
+    options = DEFAULT_RECIPES.get(family, {})
+    if kind not in options:
+        able = sorted(f for f, kinds in DEFAULT_RECIPES.items() if kind in kinds)
+        raise UsageError(
+            f"{data} holds {kind} records; family '{family}' has no default recipe for them "
+            f"(families that do: {', '.join(able)}); pass --recipe"
+        )
+    return options[kind]
+
+
+def _check_conditionable(family: str) -> None:
+    fields = {f.name for f in dataclasses.fields(get_family(family).Config)}
+    if "conditions" not in fields:
+        able = [
+            name
+            for name in DEFAULT_RECIPES
+            if "conditions" in {f.name for f in dataclasses.fields(get_family(name).Config)}
+        ]
+        raise UsageError(
+            f"--condition: family '{family}' cannot be conditioned; families that can: {', '.join(able)}"
+        )
 
 
 def finetune(
@@ -55,6 +113,7 @@ def finetune(
     model = ckpt.load(parent_dir).train()
     check_records(type(model), records, source)
     _check_vocabulary(model, records, source, extend_vocab)
+    model.refit_sizes(records)
     out_dir = _fresh_out_dir(recipe.train.out_dir)
     seed_everything(recipe.train.seed)
     parent = {
@@ -66,6 +125,8 @@ def finetune(
 
 def _run(model, examples, recipe, dataset, out_dir, parent, start, on_step) -> Path:
     card = {"recipe": recipe_to_dict(recipe), "dataset": dataset, "parent": parent}
+    if recipe.train.progress:  # quiet runs stay quiet; the card records the report either way
+        print_report(dataset)
     _write_recipe(out_dir, card["recipe"])
     trainer = Trainer(model, examples, recipe.train, out_dir, card)
     return trainer.fit(resume_from=start, on_step=on_step)
@@ -96,7 +157,7 @@ def _finetune_recipe(card: dict, directory: Path, data: str, overrides) -> Recip
     from unigen.models.registry import get_family
 
     raw = dict(raw, model=get_family(card["family"]).upgrade_model_args(card["model_args"]))
-    raw["data"] = {**_data_source(data), "limit": None, "skip_bad_records": False}
+    raw["data"] = {**_data_source(data), "limit": None, "skip_bad_records": True}
     raw["train"] = dict(raw.get("train") or {}, out_dir=_finetune_out_dir(directory))
     return parse_recipe(apply_overrides(raw, overrides), source=f"fine-tune of {directory}")
 
