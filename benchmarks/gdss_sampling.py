@@ -13,8 +13,9 @@ validity after correction, uniqueness and novelty against the model's training s
 ``--reference``: a row for the reference GDSS code (harryjo97/GDSS @ 24cc490, its own sampler:
 reverse predictor + Langevin corrector, snr 0.2, scale_eps 0.7, 1,000 steps) and the ratio to each
 PC config. The reference code is not installed here, so the row is the measurement quoted in issue
-16 (1,000 QM9 molecules in 839 CPU-seconds of its sampling loop, one thread, 2-core VM), not a
-run made by this script: compare ratios only with runs at the same batch size, threads and load.
+16 (1,000 QM9 molecules in 839 CPU-seconds of its sampling loop, one thread, 2-core VM; unigen
+7e145df took 790 s in that run), not a run made by this script. The printed ratio mixes two loads:
+for a like-for-like figure, time 7e145df here too and scale by 790 / its seconds.
 
 ``--profile``: instead of sampling ``n``, run one step of each config at ``--batch-size`` under
 ``torch.profiler`` and print the per-operator table (self CPU time).
@@ -34,6 +35,7 @@ from unigen.checkpoint import load
 from unigen.generation import generate
 
 REFERENCE_SECONDS_PER_1000 = 839.0  # issue 16: reference GDSS, PC 1,000 steps, one thread
+ISSUE_UNIGEN_SECONDS_PER_1000 = 790.0  # issue 16: unigen 7e145df, same run as the reference
 
 
 def parse_config(text: str) -> tuple[str, int]:
@@ -110,8 +112,9 @@ def main() -> None:
             reference = 1000.0 / (REFERENCE_SECONDS_PER_1000 * steps / 1000)
             print(
                 f"{'GDSS ref':>8s} {steps:>6d} {'':>6s} {'':>8s} {reference:>7.2f}   "
-                f"(issue 16's one-thread measurement scaled to {steps} steps; unigen / reference = "
-                f"{args.n / seconds / reference:.2f}x)"
+                f"(issue 16's one-thread measurement, scaled to {steps} steps, made under another load: "
+                f"unigen / reference = {args.n / seconds / reference:.2f}x is NOT like for like; issue 16 "
+                f"measured unigen 7e145df at {ISSUE_UNIGEN_SECONDS_PER_1000:.0f} s in the same run)"
             )
 
 

@@ -38,7 +38,15 @@ def sweep(args) -> list[dict]:
     for steps in args.steps:
         for scale_eps in args.scale_eps:
             row = score_seed(
-                model, args.n, 0, args.batch_size, train, test, sampler=args.sampler, steps=steps, scale_eps=scale_eps
+                model,
+                args.n,
+                0,
+                args.batch_size,
+                train,
+                test,
+                sampler=args.sampler,
+                steps=steps,
+                scale_eps=scale_eps,
             )
             rows.append({"steps": steps, "scale_eps": scale_eps, "n": args.n, "sampler": args.sampler, **row})
             print(json.dumps(rows[-1]), flush=True)
@@ -75,7 +83,9 @@ def main() -> None:
     parser.add_argument("--scale-eps", type=float, nargs="+", default=[0.7, 0.8, 0.9, 0.95, 1.0])
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--from-json", type=Path, default=None, help="plot a saved sweep, sample nothing")
-    parser.add_argument("--out", type=Path, required=True, help="the PNG; the sweep goes to the same name .json")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="the PNG; the sweep goes to the same name .json"
+    )
     args = parser.parse_args()
     if args.out.suffix.lower() != ".png":
         raise SystemExit(f"--out must name a .png file, got {args.out}")

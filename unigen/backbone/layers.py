@@ -17,16 +17,37 @@ def make_norm(kind: str, dim: int) -> nn.Module:
 def layer_norm_cf(norm: nn.LayerNorm, x: Tensor) -> Tensor:
     """``norm`` over the leading channel axis of ``x (C, ...)``: a few passes over contiguous slabs,
     several times faster on CPU than ``F.layer_norm`` over a last axis of 8-16 channels."""
+    centred, scale = _centred_scale(norm, x)
     shape = (-1,) + (1,) * (x.dim() - 1)
+    return (centred * scale).mul_(norm.weight.view(shape)).add_(norm.bias.view(shape))
+
+
+def norm_linear_cf(norm: nn.LayerNorm, linear: nn.Linear, x: Tensor) -> Tensor:
+    """``linear(norm(x))`` channels first, the norm's affine folded into the matrix and bias
+    (``W (g * x_hat + b) + c = (W g) x_hat + (W b + c)``): two passes fewer than applying both."""
+    centred, scale = _centred_scale(norm, x)
+    bias = linear.weight @ norm.bias
+    bias = bias if linear.bias is None else bias + linear.bias
+    out = (linear.weight * norm.weight) @ centred.reshape(len(x), -1)
+    return torch.addcmul(bias[:, None], out, scale.reshape(1, -1)).view(-1, *x.shape[1:])
+
+
+def _centred_scale(norm: nn.LayerNorm, x: Tensor) -> tuple[Tensor, Tensor]:
     centred = x - x.mean(0)
-    scale = torch.rsqrt(centred.square().mean(0) + norm.eps)
-    return torch.addcmul(norm.bias.view(shape), centred * scale, norm.weight.view(shape))
+    return centred, torch.rsqrt(centred.square().mean(0) + norm.eps)
 
 
-def linear_cf(linear: nn.Linear, x: Tensor) -> Tensor:
-    """``linear`` on ``x (C_in, ...)`` -> ``(C_out, ...)``: one wide matrix product (``W @ x``)."""
+def linear_cf(linear: nn.Linear, x: Tensor, residual: Tensor | None = None) -> Tensor:
+    """``linear`` on ``x (C_in, ...)`` -> ``(C_out, ...)``: one wide matrix product (``W @ x``);
+    ``residual`` (shape of the output) is added in the same product."""
     flat = x.reshape(x.shape[0], -1)
-    out = linear.weight @ flat if linear.bias is None else torch.addmm(linear.bias[:, None], linear.weight, flat)
+    if residual is not None:
+        out = torch.addmm(residual.reshape(len(residual), -1), linear.weight, flat)
+        out = out if linear.bias is None else out.add_(linear.bias[:, None])
+    elif linear.bias is None:
+        out = linear.weight @ flat
+    else:
+        out = torch.addmm(linear.bias[:, None], linear.weight, flat)
     return out.view(-1, *x.shape[1:])
 
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from unigen.backbone.layers import layer_norm_cf, linear_cf
+from unigen.backbone.layers import linear_cf, norm_linear_cf
 
 
 class PairUpdate(nn.Module):
@@ -35,11 +35,11 @@ class PairUpdate(nn.Module):
         return self.out(F.silu(self.lin_e(self.norm(e)) + a_i + b_j))
 
     def forward_cf(self, e: Tensor, a_i: Tensor, b_j: Tensor) -> Tensor:
-        """Channels first: ``e (p, ...)`` plus node terms aligned to it -> update ``(p, ...)``."""
-        h = linear_cf(self.lin_e, layer_norm_cf(self.norm, e))
+        """Channels first: ``e (p, ...)`` plus node terms aligned to it -> ``e`` + update ``(p, ...)``."""
+        h = norm_linear_cf(self.norm, self.lin_e, e)
         h += a_i
         h += b_j
-        return linear_cf(self.out, F.silu(h, inplace=True))
+        return linear_cf(self.out, F.silu(h, inplace=True), residual=e)
 
 
 class PairFFN(nn.Module):
@@ -58,9 +58,9 @@ class PairFFN(nn.Module):
         return self.net(e)
 
     def forward_cf(self, e: Tensor) -> Tensor:
-        """Channels first: ``e (p, ...)`` -> ``(p, ...)``."""
+        """Channels first: ``e (p, ...)`` -> ``e`` + update ``(p, ...)``."""
         norm, lin_in, _, lin_out = self.net
-        return linear_cf(lin_out, F.silu(linear_cf(lin_in, layer_norm_cf(norm, e)), inplace=True))
+        return linear_cf(lin_out, F.silu(norm_linear_cf(norm, lin_in, e), inplace=True), residual=e)
 
 
 def restricted_product(u: Tensor, v: Tensor, reach: Tensor | None) -> Tensor:

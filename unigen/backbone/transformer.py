@@ -17,7 +17,7 @@ from unigen.backbone.attention import Attention
 from unigen.backbone.config import BackboneConfig
 from unigen.backbone.geometry import PairGeometry, dense_geometry, edge_displacements, pair_geometry
 from unigen.backbone.kv_cache import KVCache
-from unigen.backbone.layers import MLP, SwiGLU, drop_path, layer_norm_cf, linear_cf, make_norm
+from unigen.backbone.layers import MLP, SwiGLU, drop_path, layer_norm_cf, make_norm, norm_linear_cf
 from unigen.backbone.masks import TokenMeta, check_mode, dense_meta, dense_visibility, edge_visibility
 from unigen.backbone.pair import PairFFN, PairUpdate, PPGNUpdate
 from unigen.backbone.rotary import Rotary
@@ -132,12 +132,12 @@ class Block(nn.Module):
         """:meth:`forward_dense` at inference on channels-first pair states ``e (p, B, N, N)``
         (no geometry, PPGN, rotary or cache); ``update_pairs=False`` skips the pair updates
         (the last block when the caller reads node states only)."""
-        norm, lin = self.pair_bias
-        x = x + self.attn.dense_cf(self.norm_attn(x), ctx.visible, linear_cf(lin, layer_norm_cf(norm, e)))
+        bias = norm_linear_cf(*self.pair_bias, e)  # (H, B, N, N)
+        x = x + self.attn.dense_cf(self.norm_attn(x), ctx.visible, bias)
         if update_pairs:
             a, b = (t.permute(2, 0, 1) for t in self.pair_update.node_terms(self.norm_pair_nodes(x)))
-            e = e + self.pair_update.forward_cf(e, a.unsqueeze(-1), b.unsqueeze(-2))
-            e = (e + self.pair_ffn.forward_cf(e)) * ctx.pair_valid
+            e = self.pair_update.forward_cf(e, a.unsqueeze(-1), b.unsqueeze(-2))
+            e = self.pair_ffn.forward_cf(e) * ctx.pair_valid
         return x + self.ffn(self.norm_ffn(x)), e
 
     def forward_sparse(
@@ -235,7 +235,19 @@ class Backbone(nn.Module):
             )
         x = x if cond is None else x + self.cond_embed(cond).unsqueeze(1)
         return self._forward_dense(
-            x, node_mask, pair, pair_mask, pos, lattice, positions, block_id, is_target, mode, cache, cond, need_pair
+            x,
+            node_mask,
+            pair,
+            pair_mask,
+            pos,
+            lattice,
+            positions,
+            block_id,
+            is_target,
+            mode,
+            cache,
+            cond,
+            need_pair,
         )
 
     # -- inputs ---------------------------------------------------------------------------
@@ -336,7 +348,19 @@ class Backbone(nn.Module):
     # -- dense path -----------------------------------------------------------------------
 
     def _forward_dense(
-        self, x, node_mask, pair, pair_mask, pos, lattice, positions, block_id, is_target, mode, cache, cond,
+        self,
+        x,
+        node_mask,
+        pair,
+        pair_mask,
+        pos,
+        lattice,
+        positions,
+        block_id,
+        is_target,
+        mode,
+        cache,
+        cond,
         need_pair=True,
     ):
         b, t = x.shape[:2]

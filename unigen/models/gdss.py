@@ -131,9 +131,9 @@ class GDSSSampling:
     scale_eps: Langevin noise scale (>= 0; 1.0 unbiased, below 1 colder). eps: last time, in (0, 1).
     num_atoms: nodes per graph, ``12`` or ``"15..25"`` (0: the training distribution of sizes); GDSS
         may still drop a node it decodes as no atom type (or, for graphs, an isolated node).
-    compile: ``torch.compile`` the score networks (needs a C++ compiler on CPU). On the 2-core VM
-        it halves each network call after ~40 s of compiling: worth it for long runs (PC, 1,000
-        steps), not for the 100-step default (benchmarks/RESULTS.md, issue 16).
+    compile: ``torch.compile`` the score networks (needs a C++ compiler on CPU). On the 2-core VM a
+        PC step got ~1.5x faster after ~40 s of compiling: it pays from about 1,000 molecules x
+        1,000 steps, not for the 100-step default (benchmarks/RESULTS.md, issue 16).
     """
 
     sampler: str = "pc"
@@ -360,7 +360,9 @@ class GDSS(FamilyModel):
         score_x = self.sde_x.output_to_score(self.net_x(x, adj, node_mask, t), t)
         return score_x, self.sde_adj.output_to_score(self.net_adj(x, adj, node_mask, t), t)
 
-    def chunked_scores(self, x, adj, node_mask, t, compiled: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    def chunked_scores(
+        self, x, adj, node_mask, t, compiled: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``scores`` over chunks of graphs on CPU. Each graph's score depends on that graph alone, so
         chunking changes no value; chunks of ~``CPU_CHUNK_PAIRS`` pairs (128 QM9 graphs) keep the
         pair states in the per-core cache (faster than one batch of 1,000; benchmarks/RESULTS.md).
