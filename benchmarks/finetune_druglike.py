@@ -11,7 +11,7 @@ or Br or a charged atom (outside a QM9 model's C, N, O, F vocabulary), written t
 - after: ``unigen finetune --extend-vocab --steps N`` of the base model on the file;
 - scratch: ``unigen train --family F --data FILE`` with the same steps (its wall time printed too).
 
-Printed per model: validity (GDSS protocol, after correction), uniqueness, novelty against the
+Printed per model: validity without correction, then after GDSS correction, uniqueness, novelty against the
 fine-tuning file, FCD to the held-out part, the share of molecules with S / Cl / Br, and the
 training wall time.
 """
@@ -55,6 +55,7 @@ def scores(model, n: int, train_smiles: set, heldout: list[str], seed: int) -> d
     unique = set(valid)
     with_new = sum(any(e in s for e in NEW_ELEMENTS) for s in valid)
     return {
+        "validity w/o corr": result.summary.get("validity_wo_correction", 0.0),
         "validity": result.summary.get("validity", 0.0),
         "uniqueness": len(unique) / max(len(valid), 1),
         "novelty": len(unique - train_smiles) / max(len(unique), 1),
@@ -100,7 +101,16 @@ def main() -> None:
     print(
         f"file: {len(own)} MOSES-test molecules with S/Cl/Br or charges; held-out: {len(heldout)}; {args.steps} steps"
     )
-    header = ["model", "train s", "validity", "uniqueness", "novelty", "fcd", "S/Cl/Br share"]
+    header = [
+        "model",
+        "train s",
+        "validity w/o corr",
+        "validity",
+        "uniqueness",
+        "novelty",
+        "fcd",
+        "S/Cl/Br share",
+    ]
     print(" | ".join(header))
     for name, (model, seconds) in rows.items():
         result = scores(model.eval(), args.n, train_set, heldout, args.seed)

@@ -243,6 +243,52 @@ def test_crystal_panel_is_titled_with_formula_and_space_group():
     assert _atoms_title(srtio3(), crystal_to_ase(srtio3())) == "SrTiO3  Pm-3m"
 
 
+def test_a_drawn_cell_repeats_boundary_atoms_on_the_far_faces():
+    from collections import Counter
+
+    from unigen.chem.convert import crystal_to_ase
+    from unigen.draw import _with_boundary_images
+
+    drawn = _with_boundary_images(crystal_to_ase(srtio3()))
+    # Sr at a corner: 8 corners; Ti at the centre: 1; each face-centred O: 2 faces
+    assert Counter(drawn.get_chemical_symbols()) == {"Sr": 8, "Ti": 1, "O": 6}
+    assert drawn.get_scaled_positions(wrap=False).max() == pytest.approx(1.0)
+
+
+def test_record_properties_on_hand_computed_cases():
+    import networkx as nx
+    from rdkit.Chem import QED, Crippen, MolFromSmiles
+
+    from unigen.chem.convert import networkx_to_graph
+    from unigen.draw import record_properties
+
+    mols = record_properties(["CCO", "C1CC", "c1ccccc1"])  # the ring that does not close is skipped
+    assert mols["heavy atoms"] == [3, 6]
+    assert mols["QED"][0] == pytest.approx(QED.qed(MolFromSmiles("CCO")))
+    assert mols["logP"][1] == pytest.approx(Crippen.MolLogP(MolFromSmiles("c1ccccc1")))
+    assert mols["MW"][0] == pytest.approx(46.069, abs=1e-2)
+    cells = record_properties([srtio3()])
+    assert cells["atoms per cell"] == [5] and cells["elements per cell"] == [3]
+    assert cells["volume per atom (Å³)"][0] == pytest.approx(3.905**3 / 5)
+    assert cells["density (g/cm³)"][0] == pytest.approx(5.117, abs=2e-3)  # SrTiO3: 5.12 g/cm³
+    graphs = record_properties([networkx_to_graph(nx.complete_graph(3)), networkx_to_graph(nx.path_graph(3))])
+    assert graphs["nodes"] == [3, 3] and graphs["degree"] == [2, 2, 2, 1, 2, 1]
+    assert graphs["clustering"] == [1, 1, 1, 0, 0, 0]
+
+
+def test_score_hist_plots_properties_against_the_reference(tmp_path, capsys):
+    path, train, out = tmp_path / "m.smi", tmp_path / "train.smi", tmp_path / "hist.png"
+    path.write_text("CCO\nc1ccccc1\nCCN\n")
+    train.write_text("CCC\nCCCl\nc1ccncc1\nCC(=O)O\n")
+    code, text, err = run(capsys, "score", str(path), "--train", str(train), "--hist", str(out),
+                          "--no-progress", "-j", "1")  # fmt: skip
+    assert code == 0, err
+    assert "plotted QED, logP, MW, heavy atoms against" in text
+    assert png_size(out)[0] > 400
+    code, _, err = run(capsys, "score", str(path), "--hist", str(tmp_path / "none.png"), "-j", "1")
+    assert code == 2 and "give --test or --train" in err and not (tmp_path / "none.png").exists()
+
+
 def test_draw_refuses_a_name_that_is_not_png(tmp_path, capsys):
     path = tmp_path / "m.smi"
     path.write_text("CCO\n")
@@ -319,6 +365,21 @@ def test_piped_progress_prints_a_plain_line_per_interval(monkeypatch):
         "sampling: 4/4 step (100 %), 25 s",
         "sampling: 4/4 step (100 %), 26 s",
     ]
+
+
+def test_a_job_longer_than_its_estimated_total_grows_the_total(monkeypatch):
+    import io
+
+    from unigen.progress import LineProgress
+
+    clock = iter([0.0, 11.0, 12.0, 13.0, 14.0])
+    monkeypatch.setattr("unigen.progress.time.monotonic", lambda: next(clock))
+    stream = io.StringIO()
+    bar = LineProgress(2, "sampling", "step", interval=10.0, stream=stream)  # an estimate of 2
+    for _ in range(3):
+        bar.update(1)  # t = 11 (line), 12, 13
+    bar.close()
+    assert stream.getvalue().splitlines()[-1] == "sampling: 3/3 step (100 %), 14 s"
 
 
 def test_a_short_piped_job_prints_no_progress():

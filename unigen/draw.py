@@ -117,17 +117,38 @@ def atoms_panels(records, per_row: int = PER_ROW) -> bytes:
     figure, axes = _panels(len(records), per_row)
     for ax, record in zip(axes, records):
         periodic = isinstance(record, Crystal)
-        atoms = crystal_to_ase(record) if periodic else mol3d_to_ase(record)
+        atoms = _with_boundary_images(crystal_to_ase(record)) if periodic else mol3d_to_ase(record)
         rotation = "10x,-10y,0z" if periodic else "45x,30y,0z"
         plot_atoms(atoms, ax, rotation=rotation, radii=0.45 if periodic else 0.6, show_unit_cell=2 * periodic)
         ax.set_title(_atoms_title(record, atoms), fontsize=9)
     return _figure_png(figure)
 
 
+def _with_boundary_images(atoms, tol: float = 0.02):
+    """The cell's atoms plus their periodic images on the far faces, edges and corners (an atom
+    at fractional 0 is also drawn at 1), as crystallographers draw a cell."""
+    import itertools
+
+    import numpy as np
+
+    frac = atoms.get_scaled_positions(wrap=True)
+    frac[frac > 1 - tol] -= 1.0
+    images = atoms.copy()
+    for shift in itertools.product((0, 1), repeat=3):
+        if shift == (0, 0, 0):
+            continue
+        on_face = np.all(frac[:, np.array(shift, bool)] < tol, axis=1)
+        if on_face.any():
+            image = atoms[on_face]
+            image.set_scaled_positions(frac[on_face] + np.array(shift, float))
+            images += image
+    return images
+
+
 def _atoms_title(record, atoms) -> str:
     if not isinstance(record, Crystal):
         return atoms.get_chemical_formula(mode="hill")
-    formula = atoms.get_chemical_formula(mode="metal", empirical=True)
+    formula = _formula(record)  # of the cell, not of the drawn periodic images
     from unigen.chem.symmetry import space_group
 
     symbol = record.meta.get("space_group") or space_group(record)["space_group"]
@@ -168,6 +189,141 @@ def _figure_png(figure) -> bytes:
     figure.tight_layout()
     figure.savefig(buffer, format="png", dpi=100)
     return buffer.getvalue()
+
+
+def _formula(crystal: Crystal) -> str:
+    from unigen.chem.convert import crystal_to_ase
+
+    return crystal_to_ase(crystal).get_chemical_formula(mode="metal", empirical=True)
+
+
+# ---------------------------------------------------------------------------------------
+# Property histograms: a file's records next to a reference set
+
+
+def property_histograms(records, reference, out, *, reference_label: str = "reference") -> list[str]:
+    """Draw into the PNG ``out`` one histogram per property of :func:`record_properties`, the
+    records against ``reference`` (same record kind; density-normalised, so sizes may differ).
+    Returns the property names drawn."""
+    check_png_path(out)
+    mine, theirs = record_properties(records), record_properties(reference)
+    names = [name for name in mine if mine[name] and theirs.get(name)]
+    if not names:
+        raise UsageError(f"{out}: no property to compare (no valid records on one side)")
+    figure, axes = _panels(len(names), per_row=len(names))
+    for ax, name in zip(axes, names):
+        ax.set_axis_on()
+        both = mine[name] + theirs[name]
+        bins = _bins(both, discrete=name in DISCRETE_PROPERTIES)
+        ax.hist(theirs[name], bins=bins, density=True, alpha=0.5, color="tab:gray",
+                label=f"{reference_label} ({len(theirs[name])})")  # fmt: skip
+        ax.hist(mine[name], bins=bins, density=True, histtype="step", linewidth=1.6,
+                color="tab:blue", label=f"this file ({len(mine[name])})")  # fmt: skip
+        ax.set_title(name, fontsize=9)
+        ax.tick_params(labelsize=7)
+    axes[0].legend(fontsize=7)
+    with atomic_write(out, "wb") as handle:
+        handle.write(_figure_png(figure))
+    return names
+
+
+# integer-valued properties get one bin per value
+DISCRETE_PROPERTIES = {"heavy atoms", "atoms", "atoms per cell", "elements per cell", "nodes", "degree"}
+
+
+def record_properties(records) -> dict[str, list[float]]:
+    """Per-record values, by property name, of the records of one kind (invalid ones skipped):
+    molecules QED / logP / MW / heavy atoms; 3D molecules atoms / heavy atoms / radius of gyration;
+    crystals atoms and elements per cell, volume per atom, density; graphs nodes, degree and
+    clustering (per node, pooled, as the MMD statistics see them)."""
+    records = [r for r in records if r is not None]
+    if not records:
+        return {}
+    kind = type(records[0])
+    if kind in (str, MolGraph):
+        return _molecule_properties(records)
+    if kind is Molecule3D:
+        return _molecule3d_properties(records)
+    if kind is Crystal:
+        return _crystal_properties(records)
+    if kind is Graph:
+        return _graph_properties(records)
+    raise UsageError(f"no properties to plot for {kind.__name__} records")
+
+
+def _molecule_properties(records) -> dict[str, list[float]]:
+    from rdkit import Chem
+    from rdkit.Chem import QED, Crippen, Descriptors
+
+    from unigen.chem.convert import graph_to_mol
+
+    values = {"QED": [], "logP": [], "MW": [], "heavy atoms": []}
+    for record in records:
+        try:
+            mol = Chem.MolFromSmiles(record) if isinstance(record, str) else graph_to_mol(record)
+        except Exception:  # an invalid generated molecule has no properties
+            mol = None
+        if mol is None:
+            continue
+        values["QED"].append(QED.qed(mol))
+        values["logP"].append(Crippen.MolLogP(mol))
+        values["MW"].append(Descriptors.MolWt(mol))
+        values["heavy atoms"].append(mol.GetNumHeavyAtoms())
+    return values
+
+
+def _molecule3d_properties(records) -> dict[str, list[float]]:
+    import numpy as np
+
+    values = {"atoms": [], "heavy atoms": [], "radius of gyration (Å)": []}
+    for record in records:
+        centred = record.positions - record.positions.mean(0)
+        values["atoms"].append(record.num_atoms)
+        values["heavy atoms"].append(int((record.atomic_numbers > 1).sum()))
+        values["radius of gyration (Å)"].append(float(np.sqrt((centred**2).sum(1).mean())))
+    return values
+
+
+def _crystal_properties(records) -> dict[str, list[float]]:
+    from ase.data import atomic_masses
+
+    values = {
+        "atoms per cell": [],
+        "elements per cell": [],
+        "volume per atom (Å³)": [],
+        "density (g/cm³)": [],
+    }
+    for record in records:
+        volume = record.volume
+        if record.num_atoms == 0 or volume <= 0:
+            continue
+        mass = float(atomic_masses[record.atomic_numbers].sum())
+        values["atoms per cell"].append(record.num_atoms)
+        values["elements per cell"].append(len(set(record.atomic_numbers.tolist())))
+        values["volume per atom (Å³)"].append(volume / record.num_atoms)
+        values["density (g/cm³)"].append(mass / volume * 1.66054)  # amu / Å³ -> g / cm³
+    return values
+
+
+def _graph_properties(records) -> dict[str, list[float]]:
+    import networkx as nx
+
+    values = {"nodes": [], "degree": [], "clustering": []}
+    for record in records:
+        g = nx.from_numpy_array(record.adjacency())
+        values["nodes"].append(g.number_of_nodes())
+        values["degree"].extend(d for _, d in g.degree())
+        values["clustering"].extend(nx.clustering(g).values())
+    return values
+
+
+def _bins(values, discrete: bool, count: int = 30):
+    import numpy as np
+
+    low, high = float(min(values)), float(max(values))
+    if discrete:
+        return np.arange(np.floor(low), np.ceil(high) + 2) - 0.5
+    return np.linspace(low, high if high > low else low + 1.0, count + 1)
 
 
 _DRAWERS = {

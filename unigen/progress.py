@@ -7,6 +7,8 @@
 ``enabled=None`` (the default) means "always report": a bar when stderr is a terminal, plain
 lines (``sampling: 120/500 step (24 %), 31 s, ~98 s left``) every ``interval`` seconds
 otherwise, so a job under ``nohup`` or in CI shows it is alive. ``enabled=False`` is silent.
+A total is allowed to be an estimate (autoregressive samplers stop when their sequences end): a
+job that runs past it grows the total instead of reporting more than 100 %.
 """
 
 from __future__ import annotations
@@ -24,7 +26,12 @@ def progress_bar(total: int, desc: str, unit: str = "it", enabled: bool | None =
     if sys.stderr.isatty():
         from tqdm.auto import tqdm
 
-        return tqdm(total=total, desc=desc, unit=unit, leave=False)
+        class GrowingBar(tqdm):
+            def update(self, n=1):
+                self.total = max(self.total, self.n + n)
+                return super().update(n)
+
+        return GrowingBar(total=total, desc=desc, unit=unit, leave=False)
     return LineProgress(total, desc, unit, INTERVAL_S if interval is None else interval)
 
 
@@ -57,6 +64,7 @@ class LineProgress(NoProgress):
 
     def update(self, n: int = 1) -> None:
         self.done += n
+        self.total = max(self.total, self.done)
         now = time.monotonic()
         if now - self.last >= self.interval:
             self.last = now

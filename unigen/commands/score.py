@@ -79,11 +79,19 @@ ALL_PROTOCOLS = sorted({p for protocols in PROTOCOLS.values() for p in protocols
     help="Also draw FILE's structures (molecules: a grid with SMILES) to a PNG.",
 )
 @click.option(
+    "--hist",
+    "hist_out",
+    type=click.Path(dir_okay=False),
+    metavar="OUT",
+    help="Also plot property histograms of FILE against --test (else --train) to a PNG "
+    "(molecules: QED, logP, MW, size; crystals: size, density; graphs: degree, clustering).",
+)
+@click.option(
     "--progress/--no-progress", default=None, help="Progress bars (default: when stderr is a terminal)."
 )
 def command(
     file, kind, file_format, protocol, train_spec, test_spec, dataset, csp_files, truth_spec, json_out,
-    png_out, n_jobs, progress,
+    png_out, hist_out, n_jobs, progress,
 ):  # fmt: skip
     """Score FILE (or CSP predictions), print a table of metrics, optionally write JSON.
 
@@ -93,14 +101,20 @@ def command(
       unigen score gen.xyz --json scores.json               (kind inferred: molecules3d)
       unigen score samples.txt --format smi --kind molecules
       unigen score gen.cif --test perov_5 --png cells.png
+      unigen score gen.smi --test qm9 --hist properties.png
       unigen score --csp pred.cif --truth perov_5:test
       unigen score --csp run1.cif --csp run2.cif --truth truth.cif     (k = 2)
     """
     progress = sys.stderr.isatty() if progress is None else progress
-    if png_out:
-        from unigen.draw import check_png_path
+    from unigen.draw import check_png_path
 
-        check_png_path(png_out)
+    for out in (png_out, hist_out):
+        if out:
+            check_png_path(out)
+    if hist_out and (csp_files or truth_spec):
+        raise UsageError("--hist plots FILE against a reference set; it does not apply to --csp")
+    if hist_out and train_spec is None and test_spec is None:
+        raise UsageError("--hist compares FILE with a reference set: give --test or --train")
     if csp_files or truth_spec:
         payload = _score_csp(file, csp_files, truth_spec, n_jobs, progress)
     else:
@@ -116,6 +130,31 @@ def command(
 
         draw_file(csp_files[0] if csp_files else file, png_out, file_format=file_format)
         click.echo(f"drew {png_out}")
+    if hist_out:
+        names = _plot_properties(reading, payload["kind"], test_spec, train_spec, hist_out)
+        click.echo(f"plotted {', '.join(names)} against {test_spec or train_spec} in {hist_out}")
+
+
+# the reference side of a histogram is subsampled to this many records (seeded)
+HIST_REFERENCE = 5000
+
+
+def _plot_properties(reading, kind, test_spec, train_spec, out) -> list[str]:
+    """Histograms of FILE's records against the reference set (the scored kind on both sides)."""
+    import random
+
+    from unigen.draw import property_histograms
+
+    items = _read_input(reading.path, kind, reading.format)[0]
+    reference_spec, split = (test_spec, "test") if test_spec is not None else (train_spec, "train")
+    if kind == "molecules":
+        reference = _reference_smiles(reference_spec, split)
+    else:
+        type_name = {"molecules3d": "Molecule3D", "crystals": "Crystal", "graphs": "Graph"}[kind]
+        reference = _reference_structures(reference_spec, split, type_name)
+    if len(reference) > HIST_REFERENCE:
+        reference = random.Random(0).sample(reference, HIST_REFERENCE)
+    return property_histograms(items, reference, out, reference_label=reference_spec)
 
 
 # ---------------------------------------------------------------------------------------
