@@ -22,7 +22,6 @@ imported only when the command runs.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,7 +86,9 @@ ALL_PROTOCOLS = sorted({p for protocols in PROTOCOLS.values() for p in protocols
     "(molecules: QED, logP, MW, size; crystals: size, density; graphs: degree, clustering).",
 )
 @click.option(
-    "--progress/--no-progress", default=None, help="Progress bars (default: when stderr is a terminal)."
+    "--progress/--no-progress",
+    default=None,
+    help="Progress (default: a bar on a terminal, a plain line every ~10 s when piped).",
 )
 def command(
     file, kind, file_format, protocol, train_spec, test_spec, dataset, csp_files, truth_spec, json_out,
@@ -105,7 +106,7 @@ def command(
       unigen score --csp pred.cif --truth perov_5:test
       unigen score --csp run1.cif --csp run2.cif --truth truth.cif     (k = 2)
     """
-    progress = sys.stderr.isatty() if progress is None else progress
+    # None: unigen.progress decides (a bar on a terminal, plain lines when piped)
     from unigen.draw import check_png_path
 
     for out in (png_out, hist_out):
