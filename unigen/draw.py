@@ -252,22 +252,18 @@ def record_properties(records) -> dict[str, list[float]]:
 
 
 def _molecule_properties(records) -> dict[str, list[float]]:
-    from rdkit import Chem
-    from rdkit.Chem import QED, Crippen, Descriptors
+    from unigen.chem.convert import graph_to_mol, parse_smiles
+    from unigen.conditioning import descriptor_functions
 
-    from unigen.chem.convert import graph_to_mol
-
+    functions = descriptor_functions()
     values = {"QED": [], "logP": [], "MW": [], "heavy atoms": []}
     for record in records:
         try:
-            mol = Chem.MolFromSmiles(record) if isinstance(record, str) else graph_to_mol(record)
+            mol = parse_smiles(record) if isinstance(record, str) else graph_to_mol(record)
         except Exception:  # an invalid generated molecule has no properties
-            mol = None
-        if mol is None:
             continue
-        values["QED"].append(QED.qed(mol))
-        values["logP"].append(Crippen.MolLogP(mol))
-        values["MW"].append(Descriptors.MolWt(mol))
+        for name, key in (("QED", "qed"), ("logP", "logp"), ("MW", "mw")):
+            values[name].append(functions[key](mol))
         values["heavy atoms"].append(mol.GetNumHeavyAtoms())
     return values
 
@@ -285,7 +281,7 @@ def _molecule3d_properties(records) -> dict[str, list[float]]:
 
 
 def _crystal_properties(records) -> dict[str, list[float]]:
-    from ase.data import atomic_masses
+    from unigen.chem.metrics.crystals import crystal_density
 
     values = {
         "atoms per cell": [],
@@ -294,23 +290,23 @@ def _crystal_properties(records) -> dict[str, list[float]]:
         "density (g/cm³)": [],
     }
     for record in records:
-        volume = record.volume
-        if record.num_atoms == 0 or volume <= 0:
+        if record.num_atoms == 0 or record.volume <= 0:
             continue
-        mass = float(atomic_masses[record.atomic_numbers].sum())
         values["atoms per cell"].append(record.num_atoms)
         values["elements per cell"].append(len(set(record.atomic_numbers.tolist())))
-        values["volume per atom (Å³)"].append(volume / record.num_atoms)
-        values["density (g/cm³)"].append(mass / volume * 1.66054)  # amu / Å³ -> g / cm³
+        values["volume per atom (Å³)"].append(record.volume / record.num_atoms)
+        values["density (g/cm³)"].append(crystal_density(record))
     return values
 
 
 def _graph_properties(records) -> dict[str, list[float]]:
     import networkx as nx
 
+    from unigen.chem.convert import graph_to_networkx
+
     values = {"nodes": [], "degree": [], "clustering": []}
     for record in records:
-        g = nx.from_numpy_array(record.adjacency())
+        g = graph_to_networkx(record)
         values["nodes"].append(g.number_of_nodes())
         values["degree"].extend(d for _, d in g.degree())
         values["clustering"].extend(nx.clustering(g).values())

@@ -120,7 +120,7 @@ def command(
         payload = _score_csp(file, csp_files, truth_spec, n_jobs, progress)
     else:
         reading = _Reading(file, kind, file_format)
-        payload = _score_file(reading, protocol, train_spec, test_spec, dataset, n_jobs, progress)
+        payload, items = _score_file(reading, protocol, train_spec, test_spec, dataset, n_jobs, progress)
     click.echo(_table(payload))
     if json_out:
         from unigen.chem.metrics.report import write_json
@@ -132,7 +132,7 @@ def command(
         draw_file(csp_files[0] if csp_files else file, png_out, file_format=file_format)
         click.echo(f"drew {png_out}")
     if hist_out:
-        names = _plot_properties(reading, payload["kind"], test_spec, train_spec, hist_out)
+        names = _plot_properties(items, payload["kind"], test_spec, train_spec, hist_out)
         click.echo(f"plotted {', '.join(names)} against {test_spec or train_spec} in {hist_out}")
 
 
@@ -140,13 +140,12 @@ def command(
 HIST_REFERENCE = 5000
 
 
-def _plot_properties(reading, kind, test_spec, train_spec, out) -> list[str]:
+def _plot_properties(items, kind, test_spec, train_spec, out) -> list[str]:
     """Histograms of FILE's records against the reference set (the scored kind on both sides)."""
     import random
 
     from unigen.draw import property_histograms
 
-    items = _read_input(reading.path, kind, reading.format)[0]
     reference_spec, split = (test_spec, "test") if test_spec is not None else (train_spec, "train")
     if kind == "molecules":
         reference = _reference_smiles(reference_spec, split)
@@ -162,7 +161,8 @@ def _plot_properties(reading, kind, test_spec, train_spec, out) -> list[str]:
 # Scoring one file
 
 
-def _score_file(reading, protocol, train_spec, test_spec, dataset, n_jobs, progress) -> dict:
+def _score_file(reading, protocol, train_spec, test_spec, dataset, n_jobs, progress) -> tuple[dict, list]:
+    """(the report, FILE's records as scored: None where malformed)."""
     if reading.path is None:
         raise UsageError("missing FILE (or use --csp PRED --truth TRUTH)")
     items, record_ids, malformed, kind = _read_input(reading.path, reading.kind, reading.format)
@@ -177,8 +177,9 @@ def _score_file(reading, protocol, train_spec, test_spec, dataset, n_jobs, progr
     except ValueError as err:  # inconsistent inputs found by a metric
         raise UnigenError(f"{reading.path}: {err}") from None
     _attach_record_ids(metrics, record_ids)
-    return {"kind": kind, "protocol": protocol, "input": str(reading.path), "n_records": len(items),
-            "malformed": malformed, "metrics": metrics}  # fmt: skip
+    payload = {"kind": kind, "protocol": protocol, "input": str(reading.path), "n_records": len(items),
+               "malformed": malformed, "metrics": metrics}  # fmt: skip
+    return payload, items
 
 
 @dataclass
