@@ -79,10 +79,10 @@ def descriptor(name: str, record) -> float:
     from unigen.chem.convert import graph_to_mol
 
     mol = graph_to_mol(record)
-    return float(descriptor_functions()[name](mol))
+    return float(_descriptor_functions()[name](mol))
 
 
-def descriptor_functions() -> dict[str, Callable]:
+def _descriptor_functions() -> dict[str, Callable]:
     from rdkit.Chem import QED, Crippen, Descriptors, rdMolDescriptors
 
     return {

@@ -252,10 +252,12 @@ def record_properties(records) -> dict[str, list[float]]:
 
 
 def _molecule_properties(records) -> dict[str, list[float]]:
-    from unigen.chem.convert import graph_to_mol, parse_smiles
-    from unigen.conditioning import descriptor_functions
+    from rdkit.Chem import QED, Crippen, Descriptors
 
-    functions = descriptor_functions()
+    from unigen.chem.convert import graph_to_mol, parse_smiles
+
+    # the RDKit functions of unigen.conditioning's qed / logp / mw (draw may not import it)
+    functions = {"qed": QED.qed, "logp": Crippen.MolLogP, "mw": Descriptors.MolWt}
     values = {"QED": [], "logP": [], "MW": [], "heavy atoms": []}
     for record in records:
         try:
