@@ -9,7 +9,8 @@ For each target the conditioned model samples ``n`` molecules at that target (``
 (its unconditional mode, all conditions dropped; ``--baseline`` samples another, unconditioned
 model instead). On the valid molecules (GDSS protocol, after correction) RDKit computes the
 property; printed per target: the mean absolute error target vs RDKit value, the baseline's mean
-absolute deviation from the same target (the "unconditioned spread"), and both validities.
+absolute deviation from the same target (the "unconditioned spread"), validity without correction
+and after it (both sides), and the conditioned samples' uniqueness.
 """
 
 from __future__ import annotations
@@ -49,7 +50,10 @@ def main() -> None:
     baseline_model = load(args.baseline).eval() if args.baseline else model
     baseline = generate(baseline_model, args.n, seed=args.seed, batch_size=args.batch_size)
     print(f"model {args.model}, guidance {args.guidance}, n = {args.n} per target")
-    print("target | MAE conditioned | MAD unconditioned | validity conditioned | validity unconditioned")
+    print(
+        "target | MAE conditioned | MAD unconditioned | validity w/o corr. cond / uncond"
+        " | validity cond / uncond | uniqueness cond"
+    )
     for item in args.target:
         ((name, (value, _)),) = parse_targets([item]).items()
         result = generate(
@@ -58,8 +62,12 @@ def main() -> None:
         )  # fmt: skip
         mae = np.abs(property_values(result, name) - value).mean()
         spread = np.abs(property_values(baseline, name) - value).mean()
-        validity = result.summary.get("validity", 0.0), baseline.summary.get("validity", 0.0)
-        print(f"{item} | {mae:.3f} | {spread:.3f} | {validity[0]:.3f} | {validity[1]:.3f}")
+        raw, corrected = (
+            "/".join(f"{run.summary.get(key, 0.0):.3f}" for run in (result, baseline))
+            for key in ("validity_wo_correction", "validity")
+        )
+        unique = result.summary.get("uniqueness", 0.0)
+        print(f"{item} | {mae:.3f} | {spread:.3f} | {raw} | {corrected} | {unique:.3f}")
 
 
 if __name__ == "__main__":

@@ -66,6 +66,17 @@ def test_card_describes_the_model_and_its_provenance(ckpt):
     assert card["unigen_version"] and card["git_commit"] and card["parent"] is None
 
 
+def test_checkpoint_files_are_readable_by_others_as_the_umask_allows(run_dir):
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    expected = 0o666 & ~mask  # safetensors alone would leave them 0600
+    files = list((run_dir / "checkpoints" / "step_00000006").iterdir())
+    assert {f.name for f in files} >= {"model.safetensors", "trainer.safetensors", "card.yaml"}
+    assert {oct(f.stat().st_mode & 0o777) for f in files} == {oct(expected)}
+
+
 def test_load_restores_the_weights_and_the_run_dir_means_its_latest_checkpoint(run_dir, ckpt):
     model = checkpoint.load(run_dir)
     assert model.card["steps"] == 6 and not model.training

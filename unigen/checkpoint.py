@@ -273,6 +273,7 @@ def write_checkpoint(
             }
         (tmp / CARD).write_text(yaml.safe_dump(card, sort_keys=False), encoding="utf-8")
         for file in tmp.iterdir():
+            file.chmod(0o666 & ~_umask())  # safetensors creates its files 0600
             fsync_path(file)
         fsync_path(tmp)
         if directory.exists():
