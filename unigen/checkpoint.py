@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from unigen.atomic import fsync_path
+from unigen.atomic import current_umask, fsync_path
 from unigen.errors import UsageError
 
 FORMAT_VERSION = 1
@@ -261,7 +261,8 @@ def write_checkpoint(
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700 directories
+    mask = current_umask()
+    tmp.chmod(0o777 & ~mask)  # mkdtemp makes 0700 directories
     try:
         save_file(_contiguous(weights), str(tmp / WEIGHTS))
         card = {**card, "weights_sha256": file_sha256(tmp / WEIGHTS)}
@@ -273,7 +274,7 @@ def write_checkpoint(
             }
         (tmp / CARD).write_text(yaml.safe_dump(card, sort_keys=False), encoding="utf-8")
         for file in tmp.iterdir():
-            file.chmod(0o666 & ~_umask())  # safetensors creates its files 0600
+            file.chmod(0o666 & ~mask)  # safetensors creates its files 0600
             fsync_path(file)
         fsync_path(tmp)
         if directory.exists():
@@ -337,12 +338,6 @@ def file_sha256(file) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _contiguous(tensors: dict) -> dict:

@@ -117,10 +117,11 @@ def atoms_panels(records, per_row: int = PER_ROW) -> bytes:
     figure, axes = _panels(len(records), per_row)
     for ax, record in zip(axes, records):
         periodic = isinstance(record, Crystal)
-        atoms = _with_boundary_images(crystal_to_ase(record)) if periodic else mol3d_to_ase(record)
+        atoms = crystal_to_ase(record) if periodic else mol3d_to_ase(record)
+        ax.set_title(_atoms_title(record, atoms), fontsize=9)  # of the cell, before the boundary images
+        drawn = _with_boundary_images(atoms) if periodic else atoms
         rotation = "10x,-10y,0z" if periodic else "45x,30y,0z"
-        plot_atoms(atoms, ax, rotation=rotation, radii=0.45 if periodic else 0.6, show_unit_cell=2 * periodic)
-        ax.set_title(_atoms_title(record, atoms), fontsize=9)
+        plot_atoms(drawn, ax, rotation=rotation, radii=0.45 if periodic else 0.6, show_unit_cell=2 * periodic)
     return _figure_png(figure)
 
 
@@ -148,7 +149,7 @@ def _with_boundary_images(atoms, tol: float = 0.02):
 def _atoms_title(record, atoms) -> str:
     if not isinstance(record, Crystal):
         return atoms.get_chemical_formula(mode="hill")
-    formula = _formula(record)  # of the cell, not of the drawn periodic images
+    formula = atoms.get_chemical_formula(mode="metal", empirical=True)
     from unigen.chem.symmetry import space_group
 
     symbol = record.meta.get("space_group") or space_group(record)["space_group"]
@@ -189,12 +190,6 @@ def _figure_png(figure) -> bytes:
     figure.tight_layout()
     figure.savefig(buffer, format="png", dpi=100)
     return buffer.getvalue()
-
-
-def _formula(crystal: Crystal) -> str:
-    from unigen.chem.convert import crystal_to_ase
-
-    return crystal_to_ase(crystal).get_chemical_formula(mode="metal", empirical=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -283,7 +278,7 @@ def _molecule3d_properties(records) -> dict[str, list[float]]:
 
 
 def _crystal_properties(records) -> dict[str, list[float]]:
-    from unigen.chem.metrics.crystals import crystal_density
+    from unigen.chem.metrics.crystals import crystal_density, num_elements
 
     values = {
         "atoms per cell": [],
@@ -295,7 +290,7 @@ def _crystal_properties(records) -> dict[str, list[float]]:
         if record.num_atoms == 0 or record.volume <= 0:
             continue
         values["atoms per cell"].append(record.num_atoms)
-        values["elements per cell"].append(len(set(record.atomic_numbers.tolist())))
+        values["elements per cell"].append(num_elements(record))
         values["volume per atom (Å³)"].append(record.volume / record.num_atoms)
         values["density (g/cm³)"].append(crystal_density(record))
     return values

@@ -150,7 +150,7 @@ def _plot_properties(items, kind, test_spec, train_spec, out) -> list[str]:
     if kind == "molecules":
         reference = _reference_smiles(reference_spec, split)
     else:
-        type_name = {"molecules3d": "Molecule3D", "crystals": "Crystal", "graphs": "Graph"}[kind]
+        type_name = next(name for name, of in KIND_OF.items() if of == kind)
         reference = _reference_structures(reference_spec, split, type_name)
     if len(reference) > HIST_REFERENCE:
         reference = random.Random(0).sample(reference, HIST_REFERENCE)
