@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -73,6 +74,19 @@ def close_world(world: World) -> None:
 
         if dist.is_initialized():
             dist.destroy_process_group()
+
+
+@contextmanager
+def joined_world(device: torch.device):
+    """``init_world`` for the length of a command, leaving the process group at its end.
+
+    Leaving explicitly matters: a gloo group still alive at interpreter exit can abort the
+    process in its teardown (a CI run lost a torchrun ``generate`` rank to SIGABRT that way)."""
+    world = init_world(device)
+    try:
+        yield world
+    finally:
+        close_world(world)
 
 
 def gather_objects(world: World, obj) -> list:

@@ -95,7 +95,7 @@ def command(
 
     from unigen.atomic import atomic_write
     from unigen.checkpoint import load
-    from unigen.distributed import init_world
+    from unigen.distributed import joined_world
     from unigen.draw import MAX_ITEMS, check_png_path
     from unigen.generation import GenerationStream
     from unigen.io import format_from_path, write
@@ -106,31 +106,37 @@ def command(
         check_png_path(png_out)
     options = sampling_overrides(settings, steps)
     device = pick_device(device)
-    world = init_world(device)
-    if device.type == "cuda" and world.size > 1:  # torchrun: one GPU per rank
-        device = torch.device(f"cuda:{world.local_rank}")
-    model = load(model_name, device=device)
-    model.refuse_generation()
-    check_output_format(model, fmt, output)
-    conditions = control_options(model, options, condition_items, guidance, num_atoms)
-    stream = GenerationStream(
-        model, num_samples, seed=seed, batch_size=batch_size, progress=None, conditions=conditions, **options
-    )
-    if not world.is_main:  # the other ranks only sample; rank 0 gathers, summarises and writes
-        for _ in stream:
-            pass
-        return
-    first, written = [], [0]  # the first records written (for --png) and how many
-    write(output, _counting(stream, first, MAX_ITEMS if png_out else 0, written))
-    _print_summary(stream.summary, output, written[0])
-    if json_out:
-        with atomic_write(json_out) as handle:
-            json.dump(stream.summary, handle, indent=2)
-    if png_out and first:
-        from unigen.draw import draw_records
+    with joined_world(device) as world:
+        if device.type == "cuda" and world.size > 1:  # torchrun: one GPU per rank
+            device = torch.device(f"cuda:{world.local_rank}")
+        model = load(model_name, device=device)
+        model.refuse_generation()
+        check_output_format(model, fmt, output)
+        conditions = control_options(model, options, condition_items, guidance, num_atoms)
+        stream = GenerationStream(
+            model,
+            num_samples,
+            seed=seed,
+            batch_size=batch_size,
+            progress=None,
+            conditions=conditions,
+            **options,
+        )
+        if not world.is_main:  # the other ranks only sample; rank 0 gathers, summarises and writes
+            for _ in stream:
+                pass
+            return
+        first, written = [], [0]  # the first records written (for --png) and how many
+        write(output, _counting(stream, first, MAX_ITEMS if png_out else 0, written))
+        _print_summary(stream.summary, output, written[0])
+        if json_out:
+            with atomic_write(json_out) as handle:
+                json.dump(stream.summary, handle, indent=2)
+        if png_out and first:
+            from unigen.draw import draw_records
 
-        draw_records(first, png_out)
-        click.echo(f"drew {len(first)} structures to {png_out}")
+            draw_records(first, png_out)
+            click.echo(f"drew {len(first)} structures to {png_out}")
 
 
 def _counting(records, first: list, keep: int, written: list):
