@@ -65,9 +65,46 @@ class TestUni3DARContract(FamilyContract):
                               atol=1e-9)  # fmt: skip
 
 
-def test_the_kv_cache_samples_exactly_the_tokens_of_rerunning_the_prefix():
+class TestUni3DARLeafContextContract(TestUni3DARContract):
+    """The same contract (causality included) with the leaf context on."""
+
+    def make_model(self):
+        torch.manual_seed(0)
+        return tiny_model(self.records(), leaf_context=3, **NO_DROPOUT)
+
+
+def _leaf_batch(model, records):
+    model.eval()
+    batch = model.collate([model.encode(r) for r in records])
+    args = (batch[TOKENS], batch[LEVEL], batch[TREE], batch[POS].double(), batch[NODE_MASK])
+    return batch, args
+
+
+def test_the_leaf_context_is_zero_off_leaf_masks_and_blind_to_a_common_shift():
     torch.manual_seed(0)
-    model = tiny_model(small_molecules(), **NO_DROPOUT).double().eval()
+    model = tiny_model(small_molecules(), leaf_context=3).double()
+    batch, (ids, level, tree, pos, valid) = _leaf_batch(model, small_molecules(4))
+    context = model.context(ids, level, tree, pos, valid, queries=ids.shape[1])
+    leaf_masks = (level == 0) & (ids == 1)  # MASK
+    assert context[~leaf_masks].abs().max() == 0
+    assert context[leaf_masks].abs().sum(-1).gt(0).sum() >= leaf_masks.sum() - 4  # all but each first leaf
+    shifted = model.context(ids, level, tree, pos + torch.tensor([0.3, -1.2, 2.0], dtype=pos.dtype), valid,
+                            queries=ids.shape[1])  # fmt: skip
+    assert torch.allclose(context, shifted, atol=1e-9)
+
+
+def test_the_leaf_context_of_the_last_tokens_equals_the_full_sequence_rows():
+    torch.manual_seed(0)
+    model = tiny_model(small_molecules(), leaf_context=3).double()
+    _, (ids, level, tree, pos, valid) = _leaf_batch(model, small_molecules(4))
+    full = model.context(ids, level, tree, pos, valid, queries=ids.shape[1])
+    assert torch.equal(model.context(ids, level, tree, pos, valid, queries=5), full[:, -5:])
+
+
+@pytest.mark.parametrize("leaf_context", [0, 3])
+def test_the_kv_cache_samples_exactly_the_tokens_of_rerunning_the_prefix(leaf_context):
+    torch.manual_seed(0)
+    model = tiny_model(small_molecules(), leaf_context=leaf_context, **NO_DROPOUT).double().eval()
     with torch.no_grad():  # random heads, so that the samples depend on the states
         for p in model.parameters():
             p.normal_(0, 0.2)

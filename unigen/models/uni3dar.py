@@ -32,7 +32,9 @@ Deviations from Uni-3DAR: no crystal counter embeddings or count head (the compo
 enforced through leaf-count bounds and per-element allowances instead, ``octree_ar``); the 8
 lattice corners carry their own labels (tokenizer); sequences are padded, not packed; with
 conditions, ``rank_ratio`` keeps each row's best of ceil(1 / rank_ratio) draws (its composition
-must survive) instead of a batch's top fraction.
+must survive) instead of a batch's top fraction. Optional (``leaf_context: k``, off by default): every
+leaf [MASK] also receives its k nearest earlier leaves as offsets from its cell centre
+(``_LeafContext``), without which the bin head of the CPU-size models learnt nothing (docs/uni3dar.md).
 
 Batch fields (B sequences of L = 2T tokens, right padding):
     TOKENS (B, L), FINE (B, L, 3), LEVEL (B, L), TREE (B, L), POS (B, L, 3) A box frame,
@@ -129,6 +131,7 @@ class Uni3DARConfig:
     atom_weight: float = 1.0
     xyz_weight: float = 0.1
     tree_dropout: float = 0.1  # largest per-structure drop rate of level-1 nodes (0: off)
+    leaf_context: int = 0  # earlier atoms each leaf [MASK] sees as offsets (0: off, as published)
     rotation_prob: float = 1.0
     jitter: float = 0.12  # A, std of the whole-structure Gaussian shift
     cell_shift: int = 1  # random integer shift of the structure by -cell_shift..cell_shift cells per axis
@@ -140,6 +143,8 @@ class Uni3DARConfig:
             raise ValueError(f"dim ({self.dim}) must be divisible by heads ({self.heads})")
         if self.dim // self.heads < 6:
             raise ValueError(f"3D rotary positions need a head size >= 6, got {self.dim // self.heads}")
+        if self.leaf_context < 0:
+            raise ValueError(f"leaf_context must be >= 0, got {self.leaf_context}")
         for name in ("tree_dropout", "rotation_prob", "crystal_shift_prob"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
@@ -167,6 +172,61 @@ class _Embedder(nn.Module):
         x = self.token(ids) + self.level(level + 1) + self.tree(tree)
         x = x + sum(embed(fine[..., a]) for a, embed in enumerate(self.fine))
         return self.dropout(x)
+
+
+CONTEXT_PERIODS = (0.03, 0.06, 0.12, 0.24, 0.48, 0.96, 1.92, 3.84)  # A: bin to bond-length scales
+CONTEXT_RADII = torch.linspace(0.0, 4.0, 21)  # A: Gaussian centres over neighbour distances
+CONTEXT_TYPE_DIM = 16
+
+
+class _LeafContext(nn.Module):
+    """Where the ``k`` nearest earlier leaves of its tree lie, seen from a leaf [MASK]'s cell centre.
+
+    Why: the in-cell bins of an atom follow from its neighbours' exact positions (bond lengths
+    to 0.01 A), which the 3D rotary puts only into attention weights, never into the values; the
+    published model's bin head stayed at the marginal here (docs/uni3dar.md). Each neighbour at
+    offset r (A, distance d, direction u) enters as Fourier features of r's components, Gaussians
+    of d and u times those Gaussians (an atom's offset along u is d minus a bond length: linear in
+    them), with its type; an MLP per neighbour, summed (order-free), added to the [MASK]'s input.
+    Zero at every other token.
+    """
+
+    def __init__(self, k: int, vocab: int, dim: int):
+        super().__init__()
+        self.k = k
+        self.register_buffer("freq", 2 * math.pi / torch.tensor(CONTEXT_PERIODS), persistent=False)
+        self.register_buffer("radii", CONTEXT_RADII.clone(), persistent=False)
+        width = 6 * len(CONTEXT_PERIODS) + 4 * len(CONTEXT_RADII) + CONTEXT_TYPE_DIM
+        self.neighbour_type = nn.Embedding(vocab, CONTEXT_TYPE_DIM)
+        self.mlp = nn.Sequential(nn.Linear(width, dim), nn.SiLU(), nn.Linear(dim, dim))
+
+    def forward(
+        self, ids: Tensor, level: Tensor, tree: Tensor, pos: Tensor, valid: Tensor, queries: int
+    ) -> Tensor:
+        """(B, queries, d) for the last ``queries`` of the L tokens (B, L); keys: the earlier ones."""
+        length, device = ids.shape[1], ids.device
+        is_leaf = (level == 0) & (ids != MASK) & (ids != NULL) & (ids != PAD) & valid
+        q = slice(length - queries, length)
+        asks = (level[:, q] == 0) & (ids[:, q] == MASK)
+        earlier = (
+            torch.arange(length, device=device)[None, :]
+            < torch.arange(length - queries, length, device=device)[:, None]
+        )
+        seen = asks[:, :, None] & is_leaf[:, None, :] & earlier[None] & (tree[:, q, None] == tree[:, None, :])
+        offset = pos[:, None, :, :] - pos[:, q, None, :]  # (B, Q, L, 3) A
+        dist = offset.norm(dim=-1).masked_fill(~seen, float("inf"))
+        near, index = dist.topk(min(self.k, length), dim=-1, largest=False)  # (B, Q, k)
+        found = torch.isfinite(near)
+        r = offset.gather(2, index[..., None].expand(-1, -1, -1, 3))  # (B, Q, k, 3)
+        d = near.masked_fill(~found, 0.0)[..., None]
+        phase = (r[..., None] * self.freq).flatten(-2)
+        gauss = torch.exp(-(((d - self.radii) / 0.2) ** 2))  # (B, Q, k, R)
+        direction = r / d.clamp(min=1e-6)
+        kinds = self.neighbour_type(ids.gather(1, index.flatten(1)).view_as(index))
+        features = torch.cat([phase.sin(), phase.cos(), gauss, (direction[..., None] * gauss[..., None, :]).flatten(-2),
+                              kinds.to(r.dtype)], -1)  # fmt: skip
+        message = self.mlp(features.to(kinds.dtype)) * found[..., None]
+        return message.sum(2)
 
 
 class _TreeHeads(nn.Module):
@@ -218,6 +278,9 @@ class Uni3DAR(FamilyModel):
                            drop_path=config.drop_path, recycle=config.recycle, zero_init_residual=True,
                            mask_mode="causal", rotary="3d", rotary_resolution=config.resolution)
         )  # fmt: skip
+        self.context = (
+            _LeafContext(config.leaf_context, tok.vocab_size, config.dim) if config.leaf_context else None
+        )
         self.trees = nn.ModuleList(
             _TreeHeads(config.dim, tok.vocab_size, max(self.leaf_bins), config.head_dropout)
             for _ in self.leaf_bins
@@ -352,10 +415,19 @@ class Uni3DAR(FamilyModel):
 
     # -- network and loss ----------------------------------------------------------------
 
-    def hidden(self, tokens, fine, level, tree, pos, node_mask=None, cache: KVCache | None = None) -> Tensor:
-        """Backbone states ``(B, L, d)``; a [MASK]'s state predicts the token after it."""
+    def hidden(self, tokens, fine, level, tree, pos, node_mask=None, cache: KVCache | None = None,
+               history=None) -> Tensor:  # fmt: skip
+        """Backbone states ``(B, L, d)``; a [MASK]'s state predicts the token after it.
+
+        ``history``: (ids, level, tree, pos, valid) of the whole sequence so far, whose last L
+        tokens are these (KV-cached decoding; the leaf context looks at earlier tokens)."""
         x = self.embed(tokens, fine, level, tree)
-        return self.backbone(embeddings=x, pos=pos.to(x.dtype), node_mask=node_mask, cache=cache).h
+        if self.context is None:
+            return self.backbone(embeddings=x, pos=pos.to(x.dtype), node_mask=node_mask, cache=cache).h
+        valid = torch.ones_like(tokens, dtype=torch.bool) if node_mask is None else node_mask
+        context = self.context(*(history or (tokens, level, tree, pos, valid)), queries=tokens.shape[1])
+        h = self.backbone(embeddings=x + context, pos=pos.to(x.dtype), node_mask=node_mask, cache=cache).h
+        return h + context  # also straight to the heads, past the backbone's norms and dropout
 
     def loss(self, batch: dict):
         """Weighted NLL of the occupancy, leaf-type and bin targets over the number of targets."""
@@ -537,16 +609,20 @@ class _Decoder:
     def __init__(self, model: Uni3DAR, n: int, options: Uni3DARSampling, device):
         self.model, self.options = model, options
         self.cache = KVCache() if options.kv_cache else None
-        self.history: Tokens | None = None
+        self.history: Tokens | None = None  # every token fed so far (the leaf context, uncached runs)
         self.bins = torch.arange(max(model.leaf_bins), device=device)
         self.leaf_bins = torch.tensor(model.leaf_bins, device=device)
 
     def feed(self, tokens: Tokens) -> Tensor:
-        if self.cache is None:
+        keep = self.cache is None or self.model.context is not None
+        if keep:
             self.history = tokens if self.history is None else self.history.cat(tokens)
+        if self.cache is None:
             tokens = self.history
+        past = self.history if keep else None
+        history = None if past is None else (past.ids, past.level, past.tree, past.pos, past.valid)
         h = self.model.hidden(tokens.ids, tokens.fine, tokens.level, tokens.tree, tokens.pos,
-                              node_mask=tokens.valid, cache=self.cache)  # fmt: skip
+                              node_mask=tokens.valid, cache=self.cache, history=history)  # fmt: skip
         return h[:, -1]
 
     def pattern_logits(self, h: Tensor, tree: Tensor) -> Tensor:
