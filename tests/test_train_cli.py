@@ -6,6 +6,7 @@ import pytest
 
 from unigen import checkpoint
 from unigen.cli import main
+from unigen.pretrained import available
 
 SMILES = [
     "CCO",
@@ -165,8 +166,20 @@ def test_recipe_and_family_are_exclusive_and_one_is_needed(capsys):
     assert "--family F --data FILE" in capsys.readouterr().err
 
 
-def test_finetune_without_a_model_says_what_to_pass(tmp_path, capsys):
+def test_finetune_without_a_model_says_what_to_pass(tmp_path, capsys, monkeypatch):
+    import unigen.pretrained
+
+    shipped = unigen.pretrained.available()
+    monkeypatch.setattr(unigen.pretrained, "available", lambda: [n for n in shipped if n != "pard-moses"])
     data = _csv(tmp_path, ["CCO,1"])
     assert main(["finetune", "--data", str(data)]) == 2
     err = capsys.readouterr().err
     assert "pard-moses has not shipped yet; pass --model" in err and "gdss-qm9" in err
+
+
+@pytest.mark.skipif("pard-moses" not in available(), reason="pard-moses not shipped")
+def test_finetune_without_a_model_starts_from_the_drug_like_base():
+    from unigen.commands.finetune import _start
+
+    assert _start(None, None) == "pard-moses"
+    assert _start(None, "pard-qm9") == "pard-qm9"
