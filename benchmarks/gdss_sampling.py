@@ -3,6 +3,8 @@
     python benchmarks/gdss_sampling.py --model gdss-qm9 -n 1000 --config pc:1000 --config s4:100 \
         --batch-size 1000 --threads 1 --reference
     python benchmarks/gdss_sampling.py --profile --config pc:1000 --batch-size 1000 --threads 1
+    python benchmarks/gdss_sampling.py --reference --reference-dir /tmp/gdss_ref --config pc:1000 \
+        --batch-size 1000 --threads 2 --timing-steps 100 --repeats 3
 
 Each ``--config SAMPLER:STEPS`` draws ``n`` molecules (seed 0, batches of ``--batch-size``)
 through ``unigen.generation.generate`` (sampling, decoding, valency correction, summary; not the
@@ -10,12 +12,24 @@ process start-up) and prints wall time, molecules per second, validity without c
 validity after correction, uniqueness and novelty against the model's training set.
 ``--scale-eps`` applies to every config (GDSS's PC sampler: 0.7; the shipped default: 0.95).
 
-``--reference``: a row for the reference GDSS code (harryjo97/GDSS @ 24cc490, its own sampler:
-reverse predictor + Langevin corrector, snr 0.2, scale_eps 0.7, 1,000 steps) and the ratio to each
-PC config. The reference code is not installed here, so the row is the measurement quoted in issue
-16 (1,000 QM9 molecules in 839 CPU-seconds of its sampling loop, one thread, 2-core VM; unigen
-7e145df took 790 s in that run), not a run made by this script. The printed ratio mixes two loads:
-for a like-for-like figure, time 7e145df here too and scale by 790 / its seconds.
+``--reference --reference-dir DIR``: a side-by-side run against the reference GDSS code
+(harryjo97/GDSS, a checkout or reconstruction of its sampling path in DIR: ``models/``, ``sde.py``,
+``solver.py``, ``losses.py``, ``utils/graph_utils.py``, ``config/qm9.yaml``; never installed by
+unigen). Its QM9 score networks are built from DIR's ``config/qm9.yaml`` with random weights (the
+cost of a step does not depend on the weights; no trained reference checkpoint is needed) and its
+own ``get_pc_sampler`` runs (reverse-diffusion predictor + Langevin corrector, snr 0.2, scale_eps
+0.7, eps 1e-4, ``config/sample_qm9.yaml``) on the node masks unigen draws for the same batch.
+Timed: its sampling loop alone (the ``pc_sampler`` call; networks built beforehand), against
+unigen's whole ``generate`` (sampling, decoding, valency correction, summary) with the same
+sampler settings, same batch (``--batch-size`` molecules, one batch; ``-n`` is not used), same
+thread count, alternately, ``--repeats`` times each after a 2-step warm-up of each (not counted;
+it holds unigen's compiling with ``--compile``, printed); the reference's progress bar is
+silenced. Printed: both mol/s (best and median) and their ratio. ``--timing-steps K`` runs K steps on both sides and
+extrapolates to the config's steps (per-step cost is constant: the reference loop linearly;
+unigen as its whole K-step run plus (steps / K - 1) times its K-step sampling time, so decoding
+and summary count once). Without ``--reference-dir``, ``--reference`` prints the measurement quoted
+in issue 16 (1,000 QM9 molecules in 839 CPU-seconds of the reference loop, one thread, another
+load), labelled as a quoted number, not a run made by this script.
 
 ``--profile``: instead of sampling ``n``, run one step of each config at ``--batch-size`` under
 ``torch.profiler`` and print the per-operator table (self CPU time).
@@ -27,7 +41,13 @@ Runs on the CPU unless ``--device cuda``. Threads: ``--threads`` (else the libra
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib
+import os
+import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -63,6 +83,113 @@ def _scale(scale_eps) -> dict:
     return {} if scale_eps is None else {"scale_eps": scale_eps}
 
 
+def load_reference(directory: str) -> dict:
+    """The reference GDSS sampling path imported from ``directory`` and its QM9 configs (dicts)."""
+    import yaml
+
+    root = Path(directory).resolve()
+    configs = {
+        name: yaml.safe_load((root / "config" / f"{name}.yaml").read_text()) for name in ("qm9", "sample_qm9")
+    }
+    sys.path.insert(0, str(root))
+    try:
+        modules = {
+            name: importlib.import_module(name)
+            for name in ("models.ScoreNetwork_X", "models.ScoreNetwork_A", "sde", "solver")
+        }
+    finally:
+        sys.path.remove(str(root))
+    return {"modules": modules, "train": configs["qm9"], "sample": configs["sample_qm9"]}
+
+
+def reference_pc(ref: dict, node_mask: torch.Tensor, steps: int):
+    """A callable that runs the reference ``pc_sampler`` once on ``node_mask`` (B, N) for ``steps``
+    steps and returns the seconds of that call. Networks and SDEs as its ``utils/loader.py`` builds
+    them from ``config/qm9.yaml`` (random weights), sampler options from ``config/sample_qm9.yaml``."""
+    mods, cfg, sample_cfg = ref["modules"], ref["train"], ref["sample"]
+    data, model, sde_cfg = cfg["data"], cfg["model"], cfg["sde"]
+    torch.manual_seed(0)
+    net_x = mods["models.ScoreNetwork_X"].ScoreNetworkX(data["max_feat_num"], model["depth"], model["nhid"])
+    net_adj = mods["models.ScoreNetwork_A"].ScoreNetworkA(
+        data["max_feat_num"], data["max_node_num"], model["nhid"], model["num_layers"], model["num_linears"],
+        model["c_init"], model["c_hid"], model["c_final"], model["adim"], model["num_heads"], model["conv"],
+    )  # fmt: skip
+
+    def build_sde(c):  # loader.load_sde: VE takes beta_min / beta_max as its sigmas
+        kinds = {"VE": "VESDE", "VP": "VPSDE", "subVP": "subVPSDE"}
+        return getattr(mods["sde"], kinds[c["type"]])(c["beta_min"], c["beta_max"], N=steps)
+
+    b, n = node_mask.shape
+    sampler, opts = sample_cfg["sampler"], sample_cfg["sample"]
+    pc = mods["solver"].get_pc_sampler(
+        build_sde(sde_cfg["x"]), build_sde(sde_cfg["adj"]), (b, n, data["max_feat_num"]), (b, n, n),
+        predictor=sampler["predictor"], corrector=sampler["corrector"], snr=sampler["snr"],
+        scale_eps=sampler["scale_eps"], n_steps=sampler["n_steps"], probability_flow=opts["probability_flow"],
+        continuous=True, denoise=opts["noise_removal"], eps=opts["eps"], device="cpu",
+    )  # fmt: skip
+
+    solver = mods["solver"]
+    solver.trange = functools.partial(solver.trange, disable=True)  # its progress bar, silenced
+
+    def run() -> float:
+        start = time.perf_counter()
+        pc(net_x, net_adj, node_mask)
+        return time.perf_counter() - start
+
+    return run, {k: sampler[k] for k in ("snr", "scale_eps")} | {"eps": opts["eps"]}
+
+
+def side_by_side(model, ref: dict, args) -> None:
+    """Alternate the reference PC loop and unigen's whole ``generate`` at the same batch and threads."""
+    steps = max(s for sampler, s in (parse_config(c) for c in args.config or ["pc:1000"]) if sampler == "pc")
+    k, n = args.timing_steps or steps, args.batch_size
+    node_mask = model.sample_node_mask(n, torch.Generator().manual_seed(0))
+    run_reference, options = reference_pc(ref, node_mask, k)
+    options["compile"] = args.compile
+    print(
+        f"side by side: batch {n}, threads {torch.get_num_threads()}, PC {steps} steps (snr {options['snr']}, "
+        f"scale_eps {options['scale_eps']}, eps {options['eps']}), unigen compile {args.compile}, "
+        f"{args.repeats} alternating repeats; "
+        + (f"timed at {k} steps, extrapolated x{steps / k:g}" if k != steps else "not extrapolated")
+    )
+    warm_reference = reference_pc(ref, node_mask, 2)[0]()
+    warm_unigen = _unigen_generate(model, n, 2, 2, options)
+    print(f"  warm-up (2 steps, not counted): reference {warm_reference:.1f} s, unigen {warm_unigen:.1f} s")
+    ref_s, uni_s = [], []
+    for r in range(args.repeats):
+        ref_s.append(run_reference() * steps / k)
+        uni_s.append(_unigen_generate(model, n, k, steps, options))
+        print(f"  repeat {r}: reference loop {ref_s[-1]:8.1f} s   unigen generate {uni_s[-1]:8.1f} s")
+    for label, pick in (("best", min), ("median", statistics.median)):
+        ref_rate, uni_rate = n / pick(ref_s), n / pick(uni_s)
+        print(
+            f"  {label:>6s}: reference {ref_rate:7.3f} mol/s   unigen {uni_rate:7.3f} mol/s   "
+            f"unigen / reference = {uni_rate / ref_rate:.2f}x"
+        )
+
+
+def _unigen_generate(model, n: int, k: int, steps: int, options: dict) -> float:
+    """Seconds of one ``generate`` of ``n`` molecules at ``k`` PC steps, extrapolated to ``steps``:
+    the whole run plus ``steps / k - 1`` times its sampling (``model.sample``) time."""
+    sampling = []
+    original = model.sample
+
+    def timed_sample(*a, **kw):
+        start = time.perf_counter()
+        out = original(*a, **kw)
+        sampling.append(time.perf_counter() - start)
+        return out
+
+    model.sample = timed_sample
+    try:
+        start = time.perf_counter()
+        generate(model, n, seed=0, batch_size=n, sampler="pc", steps=k, **options)
+        whole = time.perf_counter() - start
+    finally:
+        del model.sample
+    return whole + (steps / k - 1) * sum(sampling)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="gdss-qm9")
@@ -73,10 +200,17 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--reference", action="store_true", help="add the reference GDSS row and ratios")
+    parser.add_argument("--reference-dir", help="reference GDSS code to run side by side (see above)")
+    parser.add_argument(
+        "--timing-steps", type=int, default=0, help="side by side: steps run, then extrapolated"
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="side by side: alternating runs per side")
+    parser.add_argument("--compile", action="store_true", help="unigen with sampling.compile=true")
     parser.add_argument("--profile", action="store_true", help="per-operator profile of one step instead")
     args = parser.parse_args()
-    if args.threads:
+    if args.threads:  # both torch and the library's thread choice (unigen.generation.cpu_threads)
         torch.set_num_threads(args.threads)
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)
     configs = [parse_config(c) for c in args.config or ["pc:1000", "s4:100"]]
     model = load(args.model, device=args.device)
     print(
@@ -86,6 +220,9 @@ def main() -> None:
     if args.profile:
         for sampler, _ in configs:
             profile_step(model, sampler, args.batch_size, args.scale_eps)
+        return
+    if args.reference and args.reference_dir:
+        side_by_side(model, load_reference(args.reference_dir), args)
         return
     print(
         f"{'sampler':>8s} {'steps':>6s} {'n':>6s} {'seconds':>8s} {'mol/s':>7s} {'val w/o corr':>12s} {'valid':>6s} {'unique':>7s} {'novel':>6s}"
@@ -99,6 +236,7 @@ def main() -> None:
             batch_size=args.batch_size,
             sampler=sampler,
             steps=steps,
+            compile=args.compile,
             **_scale(args.scale_eps),
         )
         seconds = time.perf_counter() - start
@@ -112,7 +250,7 @@ def main() -> None:
             reference = 1000.0 / (REFERENCE_SECONDS_PER_1000 * steps / 1000)
             print(
                 f"{'GDSS ref':>8s} {steps:>6d} {'':>6s} {'':>8s} {reference:>7.2f}   "
-                f"(issue 16's one-thread measurement, scaled to {steps} steps, made under another load: "
+                f"(QUOTED, not run here: issue 16's one-thread measurement, scaled to {steps} steps, made under another load: "
                 f"unigen / reference = {args.n / seconds / reference:.2f}x is NOT like for like; issue 16 "
                 f"measured unigen 7e145df at {ISSUE_UNIGEN_SECONDS_PER_1000:.0f} s in the same run)"
             )

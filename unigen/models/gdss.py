@@ -28,6 +28,7 @@ The raw output of ``sample`` is the same dict; ``decode`` turns it into records.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -39,6 +40,7 @@ from unigen.backbone import Backbone, BackboneConfig
 from unigen.conditioning import draw_sizes, parse_range, size_range
 from unigen.data.keys import ADJ, NODE_MASK, X
 from unigen.heads import NodeScoreHead, PairScoreHead
+from unigen.models.gdss_inference import ChunkedScores, FusedScores, supports
 from unigen.models.registry import FamilyModel, molecule_vocabulary, register_family, unknown_elements
 from unigen.processes.sde import SDE, _expand, build_sde
 from unigen.samplers import get_sampler, sampler_names
@@ -52,7 +54,8 @@ _SCHEDULE_KEYS = {
 }
 
 
-CPU_CHUNK_PAIRS = 10_000  # node pairs per score-network call on CPU (``GDSS.chunked_scores``)
+# node pairs per score-network call on CPU (``ChunkedScores``, ``GDSS.chunked_scores``)
+CPU_CHUNK_PAIRS = 10_000
 
 
 @dataclass
@@ -131,9 +134,11 @@ class GDSSSampling:
     scale_eps: Langevin noise scale (>= 0; 1.0 unbiased, below 1 colder). eps: last time, in (0, 1).
     num_atoms: nodes per graph, ``12`` or ``"15..25"`` (0: the training distribution of sizes); GDSS
         may still drop a node it decodes as no atom type (or, for graphs, an isolated node).
-    compile: ``torch.compile`` the score networks (needs a C++ compiler on CPU). On the 2-core VM a
-        PC step got ~1.5x faster after ~40 s of compiling: it pays from about 1,000 molecules x
-        1,000 steps, not for the 100-step default (benchmarks/RESULTS.md, issue 16).
+    compile: ``torch.compile`` the score networks (needs a C++ compiler on CPU; on CPU the fused
+        networks of ``unigen.models.gdss_inference``). On the 2-core VM a score evaluation got
+        ~1.6x faster than the eager fused path after ~25-35 s of compiling in a fresh process (~3 s
+        once torch's compile cache holds it): it pays from about 1,000 molecules x 1,000 PC steps,
+        not for the 100-step default (benchmarks/RESULTS.md, issue 16).
     """
 
     sampler: str = "pc"
@@ -428,12 +433,6 @@ class GDSS(FamilyModel):
         device = next(self.parameters()).device
         node_mask = self.sample_node_mask(n, generator, options.num_atoms).to(device)
 
-        def score_fn(state, t):
-            score_x, score_adj = self.chunked_scores(
-                state[X], state[ADJ], node_mask, t.to(state[X].dtype), compiled=options.compile
-            )
-            return {X: score_x, ADJ: score_adj}
-
         run = SDESampling(
             options.steps or None,
             options.snr,
@@ -444,8 +443,35 @@ class GDSS(FamilyModel):
             device=device,
             progress=progress,
         )
-        out = get_sampler(options.sampler, "sde")(score_fn, self._variables(), n, run)
+        sampler = get_sampler(options.sampler, "sde")
+        with self._scores_for(node_mask, options.compile) as scores:
+
+            def score_fn(state, t):
+                score_x, score_adj = scores(state[X], state[ADJ], t.to(state[X].dtype))
+                return {X: score_x, ADJ: score_adj}
+
+            out = sampler(score_fn, self._variables(), n, run)
         return {X: out[X], ADJ: out[ADJ], NODE_MASK: node_mask}
+
+    def _scores_for(self, node_mask, compiled: bool):
+        """A context holding the sampling score function ``(x, adj, t) -> (score_x, score_adj)`` for
+        graphs with ``node_mask``. CPU (inference): :class:`ChunkedScores`, weights folded and masks
+        prepared once for the run, chunks over ``torch.get_num_threads()`` threads. Elsewhere:
+        ``chunked_scores``."""
+        if node_mask.device.type == "cpu" and not self.training and supports(self):
+            chunk = max(32, CPU_CHUNK_PAIRS // self.max_nodes**2)
+            return ChunkedScores(self._fused(), node_mask, chunk, torch.get_num_threads(), compiled)
+        return contextlib.nullcontext(
+            lambda x, adj, t: self.chunked_scores(x, adj, node_mask, t, compiled=compiled)
+        )
+
+    def _fused(self) -> FusedScores:
+        """The :class:`FusedScores` of the current weights, kept across ``sample`` calls (so its
+        compiled form compiles once), rebuilt when any parameter changed."""
+        key = tuple((p.data_ptr(), p._version) for p in self.parameters())
+        if getattr(self, "_fused_key", None) != key:
+            self._fused_scores, self._fused_key = FusedScores(self), key
+        return self._fused_scores
 
     def decode(self, raw: dict) -> list:
         """Raw samples -> MolGraph (molecules) or Graph (graphs), as GDSS quantises them."""

@@ -1,0 +1,103 @@
+"""GDSS's fused sampling-time score networks (issue 16) against the backbone modules."""
+
+import pytest
+import torch
+
+from unigen.chem import convert
+from unigen.models import gdss_inference
+from unigen.models.gdss import GDSS, GDSSConfig, GDSSSampling, ScoreNetConfig, SDEConfig
+from unigen.models.gdss_inference import ChunkedScores, FusedScores, supports
+from unigen.structures import Graph
+
+SMILES = ["CCO", "CC(=O)O", "C#N", "CN", "OCCO", "CC=O", "NC=O", "CCC"]
+
+
+def _model(kind="molecule", sde_x="VE", dtype=torch.float64):
+    if kind == "molecule":
+        records = [convert.smiles_to_graph(s) for s in SMILES]
+    else:
+        records = [Graph.from_adjacency(torch.ones(n, n).triu(1).bool().numpy() | 0) for n in (3, 4, 5)]
+    x_sde = SDEConfig("VP", beta_min=0.1, beta_max=1.0) if sde_x == "VP" else SDEConfig("VE")
+    cfg = GDSSConfig(
+        kind=kind,
+        sde_x=x_sde,
+        net_x=ScoreNetConfig(dim=16, depth=2, heads=2, pair_dim=8, adj_powers=3),
+        net_adj=ScoreNetConfig(dim=16, depth=3, heads=4, pair_dim=6, adj_powers=2),
+        sampling=GDSSSampling(steps=5),
+    )
+    model = GDSS(cfg, GDSS.fit_state(cfg, records)).to(dtype).eval()
+    with torch.no_grad():  # every weight non-trivial, norms' affines included
+        g = torch.Generator().manual_seed(0)
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=p.dtype) * 0.5 + (p.dim() == 1))
+    return model
+
+
+def _inputs(model, b=7):
+    g = torch.Generator().manual_seed(1)
+    n = model.max_nodes
+    mask = model.sample_node_mask(b, g)
+    mask[0] = 0  # a graph with no node: every query reads nothing
+    mask[1] = 1
+    x = torch.randn(b, n, model.num_features, generator=g, dtype=torch.float64)
+    adj = torch.randn(b, n, n, generator=g, dtype=torch.float64).triu(1)
+    adj = (adj + adj.transpose(1, 2)) * mask[:, :, None] * mask[:, None, :]
+    return x, adj, mask.double(), torch.rand(b, generator=g, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("kind, sde_x", [("molecule", "VE"), ("graph", "VP")])
+def test_fused_scores_equal_the_modules(kind, sde_x):
+    model = _model(kind, sde_x)
+    x, adj, mask, t = _inputs(model)
+    with torch.no_grad():
+        expected = model.scores(x, adj, mask, t)
+        fused = FusedScores(model)
+        got = fused(x, adj, fused.prepare(mask), t)
+    for a, b in zip(expected, got):
+        assert a.shape == b.shape
+        torch.testing.assert_close(b, a, rtol=1e-9, atol=1e-9)
+
+
+def test_chunks_and_threads_give_identical_scores():
+    model = _model()
+    x, adj, mask, t = _inputs(model, b=40)
+    fused = FusedScores(model)
+    with torch.no_grad():
+        with ChunkedScores(fused, mask, chunk=40) as whole:
+            one = whole(x, adj, t)
+        threads_before = torch.get_num_threads()
+        with ChunkedScores(fused, mask, chunk=6, threads=3) as pooled:
+            assert len(pooled.spans) == 7 and torch.get_num_threads() == 1
+            many = pooled(x, adj, t)
+        assert torch.get_num_threads() == threads_before
+    for a, b in zip(one, many):
+        assert torch.equal(a, b)
+
+
+def test_sampling_uses_the_fused_path_with_the_modules_values(monkeypatch):
+    model = _model(dtype=torch.float32)
+    options = model.sampling_options(sampler="pc", steps=4)
+    fused_run = model.sample(5, generator=torch.Generator().manual_seed(3), options=options)
+    monkeypatch.setattr(gdss_inference, "supports", lambda model: False)
+    monkeypatch.setattr("unigen.models.gdss.supports", lambda model: False)
+    module_run = model.sample(5, generator=torch.Generator().manual_seed(3), options=options)
+    for key in ("x", "adj", "node_mask"):
+        torch.testing.assert_close(fused_run[key], module_run[key], rtol=1e-4, atol=1e-4)
+
+
+def test_fused_weights_follow_parameter_changes():
+    model = _model()
+    first = model._fused()
+    assert model._fused() is first
+    with torch.no_grad():
+        model.net_adj.head.mlp[2].bias.add_(1.0)
+    assert model._fused() is not first
+
+
+def test_supports_only_the_gdss_backbone():
+    model = _model()
+    assert supports(model)
+    model.net_x.backbone.config.ppgn = True
+    assert not supports(model)
+    with pytest.raises(ValueError, match="GDSS backbone"):
+        FusedScores(model)
