@@ -207,6 +207,7 @@ class ScriptedModel:
 
     def __init__(self, script, classes=(3, 3)):
         self.script, self.classes, self.denoise_calls = script, classes, 0
+        self.denoised_rows = []  # batch size of each denoise call
 
     def size_logits(self, graph):
         logits = torch.full((len(self.script), 6), -30.0)
@@ -220,10 +221,14 @@ class ScriptedModel:
     def denoise(self, graph, time):
         self.denoise_calls += 1
         b, n = graph.node_types.shape
+        self.denoised_rows.append(b)
         nodes = torch.full((b, n, self.classes[0]), -30.0)
         pairs = torch.full((b, n, n, self.classes[1]), -30.0)
         nodes[..., 1] = pairs[..., 1] = 30.0
         return nodes, pairs
+
+    def rows(self, index):
+        return self
 
 
 def _run(script, max_nodes=8, max_blocks=5, steps=4, progress=None):
@@ -248,6 +253,14 @@ def test_sampler_stops_when_the_size_head_says_zero():
     assert model.denoise_calls == 4 and graph.num_blocks == 1  # one block of 4 steps, then stop
     assert ticks == list(range(5 * 4))  # the unused blocks' ticks are reported at the end
     assert get_sampler("block_ar", "block_ar").function is sample_blocks
+
+
+def test_sampler_denoises_only_the_graphs_still_growing():
+    model, graph = _run([[2, 0], [1, 3, 0], [3, 1, 1, 0]], steps=4)
+    # block 0: all three graphs grow; block 1: the last two; block 2: the last one
+    assert model.denoised_rows == [3] * 4 + [2] * 4 + [1] * 4
+    assert graph.count().tolist() == [2, 4, 5]
+    assert graph.node_types[graph.real].eq(1).all()  # every denoised node was written back
 
 
 def test_sampler_batches_graphs_of_different_sizes():

@@ -781,6 +781,9 @@ class _Guided:
     def denoise(self, graph: BlockGraph, time: Tensor) -> tuple[Tensor, Tensor]:
         return guided(lambda c: self.model.denoise(graph, time, c), self.cond, self.weight)
 
+    def rows(self, index: Tensor) -> "_Guided":
+        return _Guided(self.model, None if self.cond is None else self.cond[index], self.weight)
+
 
 _SIZE_KEYS = ("max_nodes", "max_blocks", "max_block_size", "max_block_degree")
 

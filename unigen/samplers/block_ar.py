@@ -6,7 +6,8 @@ under ``max_nodes``, or under ``num_nodes``, which also forbids stopping before 
 (2) open the block with node and pair types drawn from the prior;
 (3) run the reverse diffusion on the block's elements only, conditioned on the clean prefix;
 (4) mark the block real. Graphs of different sizes share the batch through masks: a finished
-graph just gets empty blocks. The model is seen through a :class:`BlockModel`; the processes
+graph just gets empty blocks, and the denoiser runs on the graphs still growing only (cut to
+their widest), so a batch costs what its growing graphs cost. The model is seen through a :class:`BlockModel`; the processes
 (``unigen.processes.discrete``, already set to the wanted steps per block) own the arithmetic.
 
 Progress ticks once per denoising step; when every graph stops early the remaining ticks are
@@ -77,11 +78,23 @@ class BlockGraph:
         }
         return replace(self, **cut)
 
+    def rows(self, index: Tensor) -> "BlockGraph":
+        """A copy holding only the graphs ``index`` (the ones still growing)."""
+        return replace(self, **{name: getattr(self, name)[index] for name in _TENSOR_FIELDS})
+
+    def put_rows(self, index: Tensor, part: "BlockGraph") -> None:
+        """Write ``part`` (made by ``rows(index)``) back into the graphs ``index``."""
+        for name in _TENSOR_FIELDS:
+            getattr(self, name)[index] = getattr(part, name)
+
     def target_pairs(self) -> Tensor:
         """(B, N, N) bool: the pairs the target block generates (to the prefix and inside the block)."""
         t, seen = self.target, self.real | self.target
         pairs = (t.unsqueeze(2) & seen.unsqueeze(1)) | (seen.unsqueeze(2) & t.unsqueeze(1))
         return pairs & ~torch.eye(t.shape[1], dtype=torch.bool, device=t.device)
+
+
+_TENSOR_FIELDS = tuple(f.name for f in fields(BlockGraph) if f.name != "num_blocks")
 
 
 class BlockModel(Protocol):
@@ -92,6 +105,8 @@ class BlockModel(Protocol):
     def degree_logits(self, graph: BlockGraph, sizes: Tensor) -> Tensor: ...  # (B, D) its degree
 
     def denoise(self, graph: BlockGraph, time: Tensor) -> tuple[Tensor, Tensor]: ...  # (B,N,Kn), (B,N,N,Ke)
+
+    def rows(self, index: Tensor) -> "BlockModel": ...  # the same model for the graphs ``index`` only
 
 
 @register_sampler("block_ar", "block_ar")
@@ -126,15 +141,19 @@ def sample_blocks(
         degrees = sample_categorical(model.degree_logits(view, sizes).float().softmax(-1), generator)
         # 2. open the block with prior noise
         _open_block(graph, block, sizes, degrees, node_process, edge_process, generator)
-        # 3. reverse diffusion on the block's nodes and pairs
+        # 3. reverse diffusion on the block's nodes and pairs, over the graphs still growing only
+        growing = (~done).nonzero().squeeze(1)
+        part, part_model = (graph, model) if len(growing) == n else (graph.rows(growing), model.rows(growing))
         for t in range(steps, 0, -1):
-            view = graph.trimmed()
-            time = torch.full((n,), t / steps, device=view.real.device)
-            node_logits, edge_logits = model.denoise(view, time)
+            view = part.trimmed()
+            time = torch.full((len(growing),), t / steps, device=view.real.device)
+            node_logits, edge_logits = part_model.denoise(view, time)
             nodes, _ = node_process.step(view.node_types, node_logits, t, generator)
             edges, _ = edge_process.step(view.edge_types, edge_logits, t, generator, symmetric=True)
-            _write_target(graph, view, nodes, edges)
+            _write_target(part, view, nodes, edges)
             tick = _tick(progress, tick)
+        if part is not graph:
+            graph.put_rows(growing, part)
         # 4. the block becomes part of the clean prefix
         graph.real |= graph.target
         graph.target = torch.zeros_like(graph.target)
