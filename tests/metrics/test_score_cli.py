@@ -226,3 +226,29 @@ def test_graph_validity_for_an_unknown_dataset_is_a_usage_error(capsys, tmp_path
         capsys, str(graphs), "--kind", "graphs", "--test", str(graphs), "--dataset", "lobster"
     )
     assert code == 2 and "no graph validity" in err and "planar, sbm, tree" in err
+
+
+def test_moses_protocol_against_the_dataset_also_scores_its_scaffold_split(capsys, tmp_path, monkeypatch):
+    """``--protocol moses --test moses`` fills the /TestSF columns from moses:test_scaffolds; a
+    test *file* has no scaffold split, and other protocols never ask for one."""
+    import unigen.chem.metrics.molecules as molecules
+    import unigen.data
+
+    splits = {"test": ["CCO", "c1ccccc1"], "test_scaffolds": ["CCN", "c1ccncc1"], "train": ["CCC"]}
+    monkeypatch.setattr(unigen.data, "load_smiles", lambda name, split="train", **_: splits[split])
+    seen = []
+
+    def fake_score(items, **kwargs):
+        seen.append(kwargs)
+        return {"generated": len(items)}
+
+    monkeypatch.setattr(molecules, "score_molecules", fake_score)
+    gen = tmp_path / "gen.smi"
+    gen.write_text("CCO\nCCN\n")
+    reference = tmp_path / "ref.smi"
+    reference.write_text("CCO\n")
+    assert run(capsys, str(gen), "--protocol", "moses", "--test", "moses")[0] == 0
+    assert run(capsys, str(gen), "--protocol", "moses", "--test", str(reference))[0] == 0
+    assert run(capsys, str(gen), "--protocol", "gdss", "--test", "moses")[0] == 0
+    assert [s["test_scaffold_smiles"] for s in seen] == [splits["test_scaffolds"], None, None]
+    assert seen[0]["test_smiles"] == splits["test"]

@@ -198,7 +198,28 @@ def _score_molecules(items, protocol, train_spec, test_spec, dataset, options) -
     if train is not None and Path(train_spec).exists():
         train = _as_generated(train, protocol, options)
     test = _reference_smiles(test_spec, "test")
-    return score_molecules(items, train_smiles=train, test_smiles=test, protocol=protocol, **options)
+    scaffolds = _scaffold_smiles(test_spec) if protocol == "moses" else None
+    return score_molecules(
+        items,
+        train_smiles=train,
+        test_smiles=test,
+        test_scaffold_smiles=scaffolds,
+        protocol=protocol,
+        **options,
+    )
+
+
+def _scaffold_smiles(test_spec) -> list[str] | None:
+    """MOSES's second reference (the ``/TestSF`` columns): the ``test_scaffolds`` split of the
+    dataset that ``--test`` names by its test split; None for a file or a dataset without one."""
+    if test_spec is None or Path(test_spec).exists():
+        return None
+    from unigen.data import get_dataset, load_smiles
+
+    name, split = _dataset_spec(test_spec, "test")
+    if split != "test" or "test_scaffolds" not in get_dataset(name).splits:
+        return None
+    return list(load_smiles(name, "test_scaffolds"))
 
 
 def _as_generated(smiles: list, protocol: str, options: dict) -> list[str]:
