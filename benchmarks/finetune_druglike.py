@@ -1,7 +1,8 @@
 """Fine-tuning on a user's drug-like file: before / after fine-tuning, next to training from scratch.
 
     python benchmarks/finetune_druglike.py --base runs/pard-qm9-cpu/checkpoints/step_00010000 \
-        --train 500 --heldout 500 --steps 300 -n 1000 [--set train.batch_size=32] [--threads 1]
+        --train 500 --heldout 500 --steps 300 -n 1000 [--set train.batch_size=32] [--threads 1] \
+        [--rows before after scratch]
 
 The user's file: ``--train`` molecules of the MOSES test split (``UNIGEN_DATA_DIR``) that hold S, Cl
 or Br or a charged atom (outside a QM9 model's C, N, O, F vocabulary), written to a .smi file;
@@ -34,6 +35,7 @@ from unigen.training import finetune, train
 from unigen.training.run import file_recipe
 
 NEW_ELEMENTS = {"S", "Cl", "Br"}
+ROWS = ("before", "after", "scratch")
 
 
 def druglike_outside_qm9(count: int, skip: int = 0) -> list[str]:
@@ -78,6 +80,13 @@ def main() -> None:
         "--set", dest="sets", action="append", default=[], help="recipe override for both runs"
     )
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--rows",
+        nargs="+",
+        choices=ROWS,
+        default=list(ROWS),
+        help="which models to train and score (scratch does not depend on --base)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -89,14 +98,17 @@ def main() -> None:
     data.write_text("\n".join(own) + "\n")
     sets = [f"train.steps={args.steps}", "train.progress=false", *args.sets]
     base = load(args.base)
-    rows = {"before": (base, 0.0)}
-
-    start = time.perf_counter()
-    tuned = finetune(args.base, str(data), [*sets, f"train.out_dir={work / 'ft'}"], extend_vocab=True)
-    rows["after"] = (load(tuned), time.perf_counter() - start)
-    start = time.perf_counter()
-    recipe = file_recipe(base.family, str(data), None, [*sets, f"train.out_dir={work / 'scratch'}"])
-    rows["scratch"] = (load(train(recipe)), time.perf_counter() - start)
+    rows = {}
+    if "before" in args.rows:
+        rows["before"] = (base, 0.0)
+    if "after" in args.rows:
+        start = time.perf_counter()
+        tuned = finetune(args.base, str(data), [*sets, f"train.out_dir={work / 'ft'}"], extend_vocab=True)
+        rows["after"] = (load(tuned), time.perf_counter() - start)
+    if "scratch" in args.rows:
+        start = time.perf_counter()
+        recipe = file_recipe(base.family, str(data), None, [*sets, f"train.out_dir={work / 'scratch'}"])
+        rows["scratch"] = (load(train(recipe)), time.perf_counter() - start)
 
     print(
         f"file: {len(own)} MOSES-test molecules with S/Cl/Br or charges; held-out: {len(heldout)}; {args.steps} steps"
