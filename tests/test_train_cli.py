@@ -149,8 +149,8 @@ def test_bad_training_input_is_a_one_line_error_exit_2_and_writes_nothing(
 
 def test_only_conditionable_families_take_condition(tmp_path, capsys):
     data = _csv(tmp_path, ["CCO,1"])
-    assert main(["train", "--family", "gdss", "--data", str(data), "--condition", "qed"]) == 2
-    assert "family 'gdss' cannot be conditioned; families that can: pard" in capsys.readouterr().err
+    assert main(["train", "--family", "unigenx", "--data", str(data), "--condition", "qed"]) == 2
+    assert "family 'unigenx' cannot be conditioned; families that can: gdss, pard" in capsys.readouterr().err
 
 
 def test_a_file_the_family_cannot_train_on_names_the_families_that_can(tmp_path, capsys):
@@ -183,3 +183,26 @@ def test_finetune_without_a_model_starts_from_the_drug_like_base():
 
     assert _start(None, None) == "pard-moses"
     assert _start(None, "pard-qm9") == "pard-qm9"
+
+
+def test_gdss_trains_with_a_condition_and_generates_at_a_target(tmp_path, capsys):
+    """The same --condition / --guidance path as PARD's, through GDSS's score networks."""
+    data = _csv(tmp_path, [f"{s},{k * 0.5}" for k, s in enumerate(SMILES)])
+    tiny = [
+        "model.net_x={dim: 8, depth: 1, heads: 2, pair_dim: 4}",
+        "model.net_adj={dim: 8, depth: 1, heads: 2, pair_dim: 4}",
+        "train.steps=3",
+        "train.batch_size=4",
+        "train.progress=false",
+        "train.ckpt_every=3",
+        f"train.out_dir={tmp_path / 'run'}",
+    ]
+    sets = [arg for item in tiny for arg in ("--set", item)]
+    assert main(["train", "--family", "gdss", "--data", str(data), "--condition", "heat", *sets]) == 0
+    model = checkpoint.load(tmp_path / "run")
+    assert model.family == "gdss" and model.state["conditions"]["names"] == ["heat"]
+    out = tmp_path / "samples.smi"
+    args = ["generate", "--model", str(tmp_path / "run"), "-n", "4", "-o", str(out), "--steps", "5"]
+    assert main([*args, "--condition", "heat=1..2", "--guidance", "2"]) == 0 and out.exists()
+    assert main([*args, "--condition", "qed=0.5"]) == 2
+    assert "conditioned on heat; it cannot take qed" in capsys.readouterr().err

@@ -14,6 +14,11 @@ Deviation from the paper, on purpose: the networks see the diffusion time t thro
 backbone's condition input (``cond (B, 1)``, added to node and pair embeddings;
 ``time_conditioning``; GDSS's own networks are time-independent).
 
+Property conditioning (``model.conditions: [qed, logp]``, ``unigen.conditioning``): the
+properties' ``(B, 2k)`` condition vector joins t in the same input (``cond (B, 1 + 2k)``),
+dropped in training with ``condition_dropout``; sampling combines the conditional and the
+unconditional scores with classifier-free guidance (``sampling.guidance``).
+
 Representations (``kind``):
     molecule: X = one-hot atom type over ``atom_types`` (no virtual column), A = kekulized bond
         order 0/1/2/3; formal charges are not modelled (GDSS's +1 rule restores N+/O+/S+).
@@ -37,8 +42,17 @@ import torch
 from torch import nn
 
 from unigen.backbone import Backbone, BackboneConfig
-from unigen.conditioning import draw_sizes, parse_range, size_range
-from unigen.data.keys import ADJ, NODE_MASK, X
+from unigen.conditioning import (
+    condition_dim,
+    draw_sizes,
+    fit_conditions,
+    guided,
+    parse_range,
+    size_range,
+    standardised,
+    training_condition,
+)
+from unigen.data.keys import ADJ, COND, NODE_MASK, X
 from unigen.heads import NodeScoreHead, PairScoreHead
 from unigen.models.gdss_inference import ChunkedScores, FusedScores, supports
 from unigen.models.registry import FamilyModel, molecule_vocabulary, register_family, unknown_elements
@@ -134,6 +148,7 @@ class GDSSSampling:
     scale_eps: Langevin noise scale (>= 0; 1.0 unbiased, below 1 colder). eps: last time, in (0, 1).
     num_atoms: nodes per graph, ``12`` or ``"15..25"`` (0: the training distribution of sizes); GDSS
         may still drop a node it decodes as no atom type (or, for graphs, an isolated node).
+    guidance: classifier-free guidance weight w of a conditioned model (1: plain conditional).
     compile: ``torch.compile`` the score networks (needs a C++ compiler on CPU; on CPU the fused
         networks of ``unigen.models.gdss_inference``). On the 2-core VM a score evaluation got
         ~1.6x faster than the eager fused path after ~25-35 s of compiling in a fresh process (~3 s
@@ -147,6 +162,7 @@ class GDSSSampling:
     scale_eps: float = 0.7
     eps: float = 1e-4
     num_atoms: int | str = 0
+    guidance: float = 1.0
     compile: bool = False
 
     def __post_init__(self):
@@ -160,6 +176,8 @@ class GDSSSampling:
             raise ValueError(f"scale_eps must be >= 0, got {self.scale_eps}")
         if not 0 < self.eps < 1:
             raise ValueError(f"eps must lie in (0, 1), got {self.eps}")
+        if not 0 <= self.guidance <= 50:
+            raise ValueError(f"guidance must be in 0..50, got {self.guidance}")
         if self.num_atoms not in (0, ""):
             parse_range(self.num_atoms, "num_atoms", int)
 
@@ -178,22 +196,34 @@ class GDSSConfig:
     time_conditioning: bool = True
     eps: float = 1e-5  # smallest training time
     reduce_mean: bool = False  # GDSS: sum the squared error over entries (False) or average
+    conditions: list[str] = field(default_factory=list)  # properties to condition on (unigen.conditioning)
+    condition_dropout: float = 0.1  # p of dropping a row's / a property's condition in training (CFG)
     sampling: GDSSSampling = field(default_factory=GDSSSampling)
+
+    def __post_init__(self):
+        if not 0 <= self.condition_dropout < 1:
+            raise ValueError(f"condition_dropout must be in [0, 1), got {self.condition_dropout}")
 
 
 class ScoreNetwork(nn.Module):
     """One GDSS score network: the shared backbone plus a node (X) or pair (A) score head."""
 
     def __init__(
-        self, cfg: ScoreNetConfig, node_in: int, readout: Literal["node", "pair"], time_conditioning: bool
+        self,
+        cfg: ScoreNetConfig,
+        node_in: int,
+        readout: Literal["node", "pair"],
+        time_conditioning: bool,
+        property_dim: int = 0,
     ):
         super().__init__()
         self.powers, self.time_conditioning = cfg.adj_powers, time_conditioning
+        self.property_dim = property_dim
         self.backbone = Backbone(
             BackboneConfig(
                 node_in=node_in,
                 pair_in=cfg.adj_powers,
-                cond_dim=int(time_conditioning),
+                cond_dim=int(time_conditioning) + property_dim,
                 pair_dim=cfg.pair_dim,
                 dim=cfg.dim,
                 depth=cfg.depth,
@@ -206,9 +236,15 @@ class ScoreNetwork(nn.Module):
         self.head = NodeScoreHead(cfg.dim, node_in) if readout == "node" else PairScoreHead(cfg.pair_dim)
         self.readout = readout
 
-    def forward(self, x, adj, node_mask, t):
-        """x (B,N,F), adj (B,N,N), node_mask (B,N), t (B,) -> (B,N,F) or (B,N,N), zero on padding."""
-        cond = t.to(x.dtype).unsqueeze(-1) if self.time_conditioning else None
+    def forward(self, x, adj, node_mask, t, properties=None):
+        """x (B,N,F), adj (B,N,N), node_mask (B,N), t (B,), properties (B, property_dim) (the
+        condition vector of ``unigen.conditioning``; None: not given) -> (B,N,F) or (B,N,N), zero on
+        padding."""
+        parts = [t.to(x.dtype).unsqueeze(-1)] if self.time_conditioning else []
+        if self.property_dim:
+            given = properties is not None
+            parts.append(properties.to(x.dtype) if given else x.new_zeros(len(x), self.property_dim))
+        cond = torch.cat(parts, -1) if parts else None
         out = self.backbone(
             h=x,
             node_mask=node_mask.bool(),
@@ -252,8 +288,13 @@ class GDSS(FamilyModel):
             len(state["atom_types"]) if config.kind == "molecule" else int(state["max_degree"]) + 1
         )
         self.sde_x, self.sde_adj = config.sde_x.build(), config.sde_adj.build()
-        self.net_x = ScoreNetwork(config.net_x, self.num_features, "node", config.time_conditioning)
-        self.net_adj = ScoreNetwork(config.net_adj, self.num_features, "pair", config.time_conditioning)
+        properties = condition_dim(state.get("conditions"))
+        self.net_x = ScoreNetwork(
+            config.net_x, self.num_features, "node", config.time_conditioning, properties
+        )
+        self.net_adj = ScoreNetwork(
+            config.net_adj, self.num_features, "pair", config.time_conditioning, properties
+        )
         self.register_train_hashes(state)
 
     @property
@@ -305,6 +346,8 @@ class GDSS(FamilyModel):
             state["max_degree"] = int(
                 config.max_degree or max(int(r.adjacency().sum(1).max(initial=0)) for r in records)
             )
+        if config.conditions:
+            state["conditions"] = fit_conditions(config.conditions, records)
         return state
 
     def card_state(self) -> dict:
@@ -353,20 +396,28 @@ class GDSS(FamilyModel):
             adj[:n, :n] = a
         node_mask = torch.zeros(self.max_nodes)
         node_mask[:n] = 1
-        return {X: x, ADJ: adj, NODE_MASK: node_mask}
+        conditions = self.state.get("conditions")
+        return {
+            X: x,
+            ADJ: adj,
+            NODE_MASK: node_mask,
+            **({COND: standardised(record, conditions)} if conditions else {}),
+        }
 
     def collate(self, examples: list[dict]) -> dict:
-        return {key: torch.stack([e[key] for e in examples]) for key in (X, ADJ, NODE_MASK)}
+        keys = (X, ADJ, NODE_MASK, COND) if COND in examples[0] else (X, ADJ, NODE_MASK)
+        return {key: torch.stack([e[key] for e in examples]) for key in keys}
 
     # -- training ----------------------------------------------------------------------
 
-    def scores(self, x, adj, node_mask, t) -> tuple[torch.Tensor, torch.Tensor]:
-        """Scores of X and A; each SDE says how its network's output is read (``output_to_score``)."""
-        score_x = self.sde_x.output_to_score(self.net_x(x, adj, node_mask, t), t)
-        return score_x, self.sde_adj.output_to_score(self.net_adj(x, adj, node_mask, t), t)
+    def scores(self, x, adj, node_mask, t, cond=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scores of X and A; each SDE says how its network's output is read (``output_to_score``).
+        ``cond (B, 2k)``: the property condition of a conditioned model (None: not given)."""
+        score_x = self.sde_x.output_to_score(self.net_x(x, adj, node_mask, t, cond), t)
+        return score_x, self.sde_adj.output_to_score(self.net_adj(x, adj, node_mask, t, cond), t)
 
     def chunked_scores(
-        self, x, adj, node_mask, t, compiled: bool = False
+        self, x, adj, node_mask, t, compiled: bool = False, cond=None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``scores`` over chunks of graphs on CPU. Each graph's score depends on that graph alone, so
         chunking changes no value; chunks of ~``CPU_CHUNK_PAIRS`` pairs (128 QM9 graphs) keep the
@@ -374,11 +425,12 @@ class GDSS(FamilyModel):
         ``compiled``: through ``torch.compile``, every chunk padded to one shape (one compilation)."""
         scores = self._compiled_scores() if compiled else self.scores
         size = max(32, CPU_CHUNK_PAIRS // self.max_nodes**2)
+        inputs = (x, adj, node_mask, t) if cond is None else (x, adj, node_mask, t, cond)
         if x.device.type != "cpu" or (len(x) <= size and not compiled):
-            return scores(x, adj, node_mask, t)
+            return scores(*inputs)
         parts = []
         for i in range(0, len(x), size):
-            chunk = [v[i : i + size] for v in (x, adj, node_mask, t)]
+            chunk = [v[i : i + size] for v in inputs]
             real = len(chunk[0])
             if compiled and real < size:  # copies of the first graph fill the chunk
                 chunk = [torch.cat([v, v[:1].expand(size - real, *v.shape[1:])]) for v in chunk]
@@ -395,10 +447,18 @@ class GDSS(FamilyModel):
         t = torch.rand(len(x0), device=x0.device) * (1.0 - self.config.eps) + self.config.eps
         xt, z_x, std_x = self.sde_x.sample_marginal(x0, t, mask)
         adjt, z_adj, std_adj = self.sde_adj.sample_marginal(adj0, t, mask, symmetric=True)
-        score_x, score_adj = self.scores(xt, adjt, mask, t)
+        score_x, score_adj = self.scores(xt, adjt, mask, t, self.training_condition(batch))
         loss_x = self._dsm(score_x, z_x, std_x)
         loss_adj = self._dsm(score_adj, z_adj, std_adj)
         return loss_x + loss_adj, {"loss_x": loss_x.item(), "loss_adj": loss_adj.item()}
+
+    def training_condition(self, batch: dict) -> torch.Tensor | None:
+        """(B, 2k) property conditions with condition dropout, or None for an unconditional model."""
+        if not self.state.get("conditions"):
+            return None
+        if COND not in batch:
+            raise ValueError("this gdss model is conditioned: batches need their property values (cond)")
+        return training_condition(batch[COND].to(batch[X].dtype), self.config.condition_dropout)
 
     def _dsm(self, score, noise, std):
         """GDSS's per-graph ||score * std + z||^2 (summed or averaged over entries), mean over graphs."""
@@ -429,8 +489,8 @@ class GDSS(FamilyModel):
 
         Returns raw ``{x (n,N,F), adj (n,N,N), node_mask (n,N)}``; ``decode`` makes records of it.
         """
-        self.refuse_conditions(conditions)
         device = next(self.parameters()).device
+        cond = self.sampling_condition(n, conditions, generator, device)
         node_mask = self.sample_node_mask(n, generator, options.num_atoms).to(device)
 
         run = SDESampling(
@@ -444,7 +504,7 @@ class GDSS(FamilyModel):
             progress=progress,
         )
         sampler = get_sampler(options.sampler, "sde")
-        with self._scores_for(node_mask, options.compile) as scores:
+        with self._scores_for(node_mask, options, cond) as scores:
 
             def score_fn(state, t):
                 score_x, score_adj = scores(state[X], state[ADJ], t.to(state[X].dtype))
@@ -453,17 +513,25 @@ class GDSS(FamilyModel):
             out = sampler(score_fn, self._variables(), n, run)
         return {X: out[X], ADJ: out[ADJ], NODE_MASK: node_mask}
 
-    def _scores_for(self, node_mask, compiled: bool):
+    def _scores_for(self, node_mask, options: GDSSSampling, cond=None):
         """A context holding the sampling score function ``(x, adj, t) -> (score_x, score_adj)`` for
         graphs with ``node_mask``. CPU (inference): :class:`ChunkedScores`, weights folded and masks
-        prepared once for the run, chunks over ``torch.get_num_threads()`` threads. Elsewhere:
-        ``chunked_scores``."""
-        if node_mask.device.type == "cpu" and not self.training and supports(self):
+        prepared once for the run, chunks over ``torch.get_num_threads()`` threads. Elsewhere, and
+        for a property-conditioned model (``cond (n, 2k)``, classifier-free guidance with
+        ``options.guidance``): ``chunked_scores``."""
+        compiled = options.compile
+        if cond is None and node_mask.device.type == "cpu" and not self.training and supports(self):
             chunk = max(32, CPU_CHUNK_PAIRS // self.max_nodes**2)
             return ChunkedScores(self._fused(), node_mask, chunk, torch.get_num_threads(), compiled)
-        return contextlib.nullcontext(
-            lambda x, adj, t: self.chunked_scores(x, adj, node_mask, t, compiled=compiled)
-        )
+
+        def scores(x, adj, t):
+            return guided(
+                lambda c: self.chunked_scores(x, adj, node_mask, t, compiled=compiled, cond=c),
+                cond,
+                options.guidance,
+            )
+
+        return contextlib.nullcontext(scores)
 
     def _fused(self) -> FusedScores:
         """The :class:`FusedScores` of the current weights, kept across ``sample`` calls (so its

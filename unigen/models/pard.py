@@ -61,7 +61,6 @@ from unigen.conditioning import (
     parse_range,
     size_range,
     standardised,
-    target_condition,
     training_condition,
 )
 from unigen.data.keys import ATOM_TYPES, BLOCK_ID, BONDS, COND, NODE_MASK
@@ -706,7 +705,11 @@ class PARD(FamilyModel):
         steps = options.steps or self.config.num_steps
         run = get_sampler(options.sampler, "block_ar")
         graph = run(
-            _Guided(self, self._sampling_condition(n, conditions, generator), options.guidance),
+            _Guided(
+                self,
+                self.sampling_condition(n, conditions, generator, self.first_size_logits.device),
+                options.guidance,
+            ),
             self.node_process.with_steps(steps),
             self.edge_process.with_steps(steps),
             n,
@@ -726,14 +729,6 @@ class PARD(FamilyModel):
             BLOCK_ID: (graph.block_id * real).cpu(),
             BLOCK_DEGREE: (graph.block_degree * real).cpu(),
         }
-
-    def _sampling_condition(self, n: int, conditions, generator) -> Tensor | None:
-        """(n, 2k) target conditions (all "not given" without targets); None for an unconditional model."""
-        if not self.state.get("conditions"):
-            self.refuse_conditions(conditions)
-            return None
-        device = self.first_size_logits.device
-        return target_condition(self.state["conditions"], conditions or {}, n, generator, device)
 
     def _sampling_sizes(self, n: int, options: PARDSampling, generator) -> Tensor | None:
         """(n,) exact node counts for ``num_atoms`` (drawn inside a range), else None."""

@@ -138,6 +138,17 @@ class FamilyModel(torch.nn.Module):
                 f"{', '.join(generating_families())}"
             )
 
+    def sampling_condition(self, n: int, conditions, generator, device) -> torch.Tensor | None:
+        """(n, 2k) target property conditions of a conditioned model (all "not given" without
+        targets: its unconditional mode); None for an unconditional model, which refuses targets."""
+        fitted = getattr(self, "state", {}).get("conditions")
+        if not fitted:
+            self.refuse_conditions(conditions)
+            return None
+        from unigen.conditioning import target_condition
+
+        return target_condition(fitted, conditions or {}, n, generator, device)
+
     def refuse_conditions(self, conditions) -> None:
         """For unconditional models: conditions given are an error, never silently ignored."""
         if conditions:

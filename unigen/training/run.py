@@ -50,6 +50,8 @@ def file_recipe(family: str, data: str, recipe=None, overrides=(), conditions=()
     (bad records skipped and reported), conditioned on the property names ``conditions``."""
     from unigen.recipes import find
 
+    if conditions:  # said first: no recipe or file can make this family conditionable
+        _check_conditionable(family)
     source = _data_source(data)
     path = find(recipe or _default_recipe(family, data, source))
     raw = yaml.safe_load(path.read_text())
@@ -59,7 +61,6 @@ def file_recipe(family: str, data: str, recipe=None, overrides=(), conditions=()
     stem = Path(data).stem if source["path"] else data
     raw["train"] = dict(raw.get("train") or {}, out_dir=str(Path("runs") / f"{family}-{stem}"))
     if conditions:
-        _check_conditionable(family)
         raw["model"] = dict(raw.get("model") or {}, conditions=list(conditions))
     return parse_recipe(raw, overrides, source=f"recipe {path} on {data}")
 
@@ -84,11 +85,11 @@ def _default_recipe(family: str, data: str, source: dict) -> str:
 def _check_conditionable(family: str) -> None:
     fields = {f.name for f in dataclasses.fields(get_family(family).Config)}
     if "conditions" not in fields:
-        able = [
+        able = sorted(
             name
             for name in DEFAULT_RECIPES
             if "conditions" in {f.name for f in dataclasses.fields(get_family(name).Config)}
-        ]
+        )
         raise UsageError(
             f"--condition: family '{family}' cannot be conditioned; families that can: {', '.join(able)}"
         )
