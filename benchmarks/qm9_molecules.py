@@ -48,7 +48,30 @@ def count_network_calls(model) -> dict:
         module = getattr(model, name, None)
         if isinstance(module, torch.nn.Module):
             module.register_forward_hook(hook)
+    _count_fused_gdss_calls(counter)
     return counter
+
+
+_FUSED = {}  # the counter of the model being measured now
+
+
+def _count_fused_gdss_calls(counter: dict) -> None:
+    """GDSS samples on CPU through ``FusedScores`` (both score networks in one call, no module
+    forward to hook): count its calls as two network evaluations per graph."""
+    from unigen.models import gdss_inference
+
+    _FUSED["counter"] = counter
+    fused = gdss_inference.FusedScores
+    if getattr(fused.__call__, "counted", False):
+        return
+    original = fused.__call__
+
+    def counted(self, x, *args, **kwargs):
+        _FUSED["counter"]["rows"] += len(self.nets) * x.shape[0]
+        return original(self, x, *args, **kwargs)
+
+    counted.counted = True
+    fused.__call__ = counted
 
 
 def sample_seed(model, n: int, seed: int, batch_size: int, options) -> tuple[list, float]:

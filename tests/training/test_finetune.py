@@ -249,3 +249,22 @@ def test_gdss_refits_its_sizes_on_larger_molecules():
     model.encode(_graphs("CCCCCCO")[0])  # fits now
     mask = model.sample_node_mask(50, torch.Generator().manual_seed(0))
     assert set(mask.sum(1).long().tolist()) <= {3, 6, 7}
+
+
+def test_pard_refit_on_smaller_molecules_keeps_its_tables_and_samples():
+    """A base trained on larger graphs (the drug-like pard-moses) fine-tuned on smaller ones: the
+    refitted histograms keep the grown tables' lengths (zero counts above the new sizes), so the
+    first-block and later-block size logits still line up (they raised a shape error before)."""
+    from unigen.models.pard import PARD, PARDConfig, PARDNetConfig
+
+    net = PARDNetConfig(16, 1, 2, 8)
+    config = PARDConfig(denoiser=net, block_net=net, num_steps=3)
+    model = PARD(config, PARD.fit_state(config, _graphs("CCCCCCCCCO", "CC(C)(C)C(C)(C)C", "c1ccccc1CCO")))
+    sizes = len(model.state["first_block_counts"])
+    model.refit_sizes(_graphs("CCO", "CCN", "CO"))
+    assert len(model.state["first_block_counts"]) == sizes == model.first_size_logits.shape[0]
+    assert len(model.state["node_counts"]) == model.max_nodes + 1 == 11
+    graphs = model.decode(
+        model.eval().sample(4, generator=torch.Generator().manual_seed(0), options=model.sampling_options())
+    )
+    assert len(graphs) == 4

@@ -501,11 +501,12 @@ class PARD(FamilyModel):
         fitted = type(self).fit_state(replace(self.config, max_nodes=0, conditions=[]), records)
         grown = {k: max(int(self.state[k]), int(fitted[k])) for k in _SIZE_KEYS}
         self._grow_tables(grown)
-        self.state.update(
-            grown, first_block_counts=fitted["first_block_counts"], node_counts=fitted["node_counts"]
-        )
+        # histograms as long as the grown tables (smaller new graphs: zero counts above their sizes)
+        first_counts = _padded(fitted["first_block_counts"], grown["max_block_size"] + 1)
+        node_counts = _padded(fitted["node_counts"], grown["max_nodes"] + 1)
+        self.state.update(grown, first_block_counts=first_counts, node_counts=node_counts)
         self.max_nodes = int(grown["max_nodes"])
-        first = torch.tensor(fitted["first_block_counts"], dtype=torch.float32)
+        first = torch.tensor(first_counts, dtype=torch.float32)
         self.first_size_logits = (first / first.sum()).log().to(self.first_size_logits.device)
 
     def _grow_tables(self, grown: dict) -> None:
@@ -781,6 +782,11 @@ class _Guided:
 
 
 _SIZE_KEYS = ("max_nodes", "max_blocks", "max_block_size", "max_block_degree")
+
+
+def _padded(counts: list, length: int) -> list:
+    """A histogram extended with zero counts to ``length`` bins."""
+    return list(counts) + [0] * (length - len(counts))
 
 
 def _grown_rows(layer: nn.Module, rows: int) -> nn.Module:
