@@ -36,13 +36,12 @@ KEYS = (
 def generate_sdf(model_name: str, n: int, seed: int, batch_size: int) -> tuple[Path, float]:
     from unigen.checkpoint import load
     from unigen.generation import generate
+    from unigen.io import write
 
     out = Path(tempfile.mkdtemp(prefix="moses-molecules-")) / "samples.sdf"
     start = time.perf_counter()
     result = generate(load(model_name).eval(), n, seed=seed, batch_size=batch_size)
     seconds = time.perf_counter() - start
-    from unigen.io import write
-
     write(out, result.records)
     return out, seconds
 

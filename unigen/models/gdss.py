@@ -241,9 +241,10 @@ class ScoreNetwork(nn.Module):
         condition vector of ``unigen.conditioning``; None: not given) -> (B,N,F) or (B,N,N), zero on
         padding."""
         parts = [t.to(x.dtype).unsqueeze(-1)] if self.time_conditioning else []
-        if self.property_dim:
-            given = properties is not None
-            parts.append(properties.to(x.dtype) if given else x.new_zeros(len(x), self.property_dim))
+        if self.property_dim:  # not given: the all-zero vector, the unconditional model
+            parts.append(
+                x.new_zeros(len(x), self.property_dim) if properties is None else properties.to(x.dtype)
+            )
         cond = torch.cat(parts, -1) if parts else None
         out = self.backbone(
             h=x,

@@ -32,6 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from unigen.backbone.layers import fold_norm
+
 
 @dataclass
 class ChunkMasks:
@@ -62,12 +64,6 @@ def supports(model) -> bool:
     return True
 
 
-def _fold(norm, linear) -> tuple[Tensor, Tensor]:
-    """``linear(norm(x)) = W' x_hat + c'`` with ``x_hat`` the unscaled normalised input."""
-    bias = linear.weight @ norm.bias
-    return linear.weight * norm.weight, bias if linear.bias is None else bias + linear.bias
-
-
 class _Block:
     """One backbone block's weights, prepared for :meth:`FusedScores._block`."""
 
@@ -78,9 +74,9 @@ class _Block:
         if len({n.eps for n in norms}) > 1:
             raise ValueError("pair norms with different eps cannot share statistics")
         self.eps = norms[0].eps
-        parts = [_fold(block.pair_bias[0], block.pair_bias[1])]
+        parts = [fold_norm(block.pair_bias[0], block.pair_bias[1])]
         if update_pairs:
-            parts.append(_fold(block.pair_update.norm, block.pair_update.lin_e))
+            parts.append(fold_norm(block.pair_update.norm, block.pair_update.lin_e))
         self.pair_in = torch.cat([w for w, _ in parts])  # (H [+ p], p)
         self.pair_in_bias = torch.cat([b for _, b in parts])[:, None]
         qkv = attn.qkv.weight.clone()
@@ -93,7 +89,7 @@ class _Block:
             self.norm_nodes = block.norm_pair_nodes
             self.node_terms = torch.cat([update.lin_a.weight, update.lin_b.weight])  # (2p, d)
             self.update_out, self.update_out_bias = update.out.weight, update.out.bias[:, None]
-            self.ffn_in, self.ffn_in_bias = _fold(ffn[0], ffn[1])
+            self.ffn_in, self.ffn_in_bias = fold_norm(ffn[0], ffn[1])
             self.ffn_in_bias = self.ffn_in_bias[:, None]
             self.ffn_out, self.ffn_out_bias = ffn[3].weight, ffn[3].bias[:, None]
             self.ffn_eps = ffn[0].eps
@@ -114,7 +110,7 @@ class _Net:
         self.final_norm = bb.final_norm
         head = net.head.mlp
         if readout == "pair":  # pair head on the final pair norm, its affine folded into the head
-            self.head_in, self.head_in_bias = _fold(bb.pair_final_norm, head[0])
+            self.head_in, self.head_in_bias = fold_norm(bb.pair_final_norm, head[0])
             self.head_in_bias = self.head_in_bias[:, None]
             self.head_out, self.head_out_bias = head[2].weight, head[2].bias[:, None]
             self.pair_eps = bb.pair_final_norm.eps
