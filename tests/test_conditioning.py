@@ -281,3 +281,82 @@ def test_an_unconditioned_gdss_still_refuses_conditions():
     assert model.net_x.backbone.config.cond_dim == 1
     with pytest.raises(UsageError, match="unconditional; it cannot take conditions"):
         model.sample(2, generator=torch.Generator(), options=model.sampling_options(), conditions={"p": 1.0})
+
+
+# -- UniGenX, conditioned: crystals on a dataset's numeric column (Perov-5's heat_ref) ----------
+
+
+def test_a_datasets_numeric_column_is_a_property_and_bookkeeping_is_not():
+    from tests.models.test_unigenx import perovskite
+
+    crystal = perovskite(38, 22, 3.905)
+    crystal.meta.update(heat_ref=1.25, material_id=7, record=3, formula="SrTiO3")
+    assert cond.record_value(crystal, "heat_ref") == 1.25
+    with pytest.raises(ValueError, match=r"columns: 'heat_ref'\)"):
+        cond.record_value(crystal, "record")
+
+
+def _unigenx(steps=0, conditions=("p",)):
+    """A tiny UniGenX on 16 cubic perovskites: SrTiO3 with p = 0, KNbO3 with p = 1."""
+    from tests.models.test_unigenx import perovskite, tiny_model
+
+    records = [perovskite(38, 22, 3.905), perovskite(19, 41, 4.02)] * 8
+    for k, crystal in enumerate(records):
+        crystal.meta["p"] = float(k % 2)
+    torch.manual_seed(0)
+    model = tiny_model(records, conditions=list(conditions))
+    batch = model.collate([model.encode(r) for r in records])
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(steps):
+        loss, _ = model.loss(batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval(), batch
+
+
+def test_a_conditioned_unigenx_stores_ranges_and_reloads_from_its_card():
+    from unigen.models.unigenx import UniGenX
+
+    model, batch = _unigenx()
+    assert model.card_state()["conditions"]["names"] == ["p"] and batch["cond"].shape == (16, 1)
+    assert model.backbone.config.cond_dim == 2
+    again = UniGenX(model.config, model.card_state())
+    again.load_state_dict(model.state_dict())
+
+
+def test_the_property_condition_steers_unigenx_compositions():
+    """Trained 150 steps, the property alone decides the composition: p = 1 gives KNbO3, p = 0
+    SrTiO3, with and without guidance (the doubled conditional / unconditional batch)."""
+    model, _ = _unigenx(steps=150)
+
+    def potassium_share(target, guidance):
+        options = model.sampling_options(steps=5, guidance=guidance)
+        raw = model.sample(
+            16, generator=torch.Generator().manual_seed(0), options=options, conditions={"p": target}
+        )
+        assert raw["cond"].shape == (16, 2)
+        crystals = model.decode(raw)
+        assert model.candidate_nll(raw, steps=3).shape == (16,)  # ranked at the sampled condition
+        return sum(19 in c.atomic_numbers.tolist() for c in crystals) / len(crystals)
+
+    for guidance in (1.0, 2.0):
+        assert potassium_share(1.0, guidance) >= 0.9
+        assert potassium_share(0.0, guidance) <= 0.1
+    # a composition (CSP) and a property together; the composition is kept
+    raw = model.sample(2, generator=torch.Generator(), options=model.sampling_options(steps=3),
+                       conditions={"composition": [38, 22, 8, 8, 8], "p": 0.0})  # fmt: skip
+    assert all(sorted(c.atomic_numbers.tolist()) == [8, 8, 8, 22, 38] for c in model.decode(raw))
+    with pytest.raises(UsageError, match="cannot take heat"):
+        model.sample(2, generator=torch.Generator(), options=model.sampling_options(), conditions={"heat": 1})
+
+
+def test_an_unconditioned_unigenx_refuses_properties_but_takes_compositions():
+    model, _ = _unigenx(conditions=())
+    options = model.sampling_options(steps=2)
+    with pytest.raises(UsageError, match="unconditional; it cannot take conditions"):
+        model.sample(2, generator=torch.Generator(), options=options, conditions={"p": 1.0})
+    raw = model.sample(
+        1, generator=torch.Generator(), options=options, conditions={"composition": [38, 22, 8, 8, 8]}
+    )
+    assert "cond" not in raw

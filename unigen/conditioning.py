@@ -1,7 +1,8 @@
 """Properties to condition on, and classifier-free guidance: the one owner for every family.
 
 A conditioned model is trained with ``model.conditions: [qed, logp]``. Each name is a column of
-the user's file (a CSV column or an SDF data item: ``meta["props"]``) or, failing that, an RDKit
+the user's file (a CSV column or an SDF data item: ``meta["props"]``), a numeric column a dataset
+keeps beside its structures (Perov-5's ``heat_ref``, ``dir_gap``) or, failing that, an RDKit
 descriptor computed from the molecule (:data:`DESCRIPTORS`). ``fit_conditions`` stores the names
 with their training statistics (range, mean, std) in the model's state, so the card says what
 the model was trained on and a target outside the range warns.
@@ -53,7 +54,7 @@ def record_value(record, name: str) -> float:
 
     ValueError when neither exists or the value is not a finite number (the caller names the record).
     """
-    props = {str(k).strip().lower(): v for k, v in (record.meta.get("props") or {}).items()}
+    props = {str(k).strip().lower(): v for k, v in _columns(record.meta).items()}
     if name.lower() in props:
         try:
             value = float(props[name.lower()])
@@ -70,6 +71,20 @@ def record_value(record, name: str) -> float:
     if not np.isfinite(value):
         raise ValueError(f"property {name!r} is {value}, not a finite number")
     return value
+
+
+def _columns(meta: dict) -> dict:
+    """A record's property columns: file columns (``meta["props"]``: CSV, SDF data items) and the
+    numeric columns a dataset keeps beside the structure (Perov-5's ``heat_ref``, ``dir_gap``)."""
+    numeric = {
+        k: v
+        for k, v in meta.items()
+        if k not in _BOOKKEEPING and isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+    }
+    return {**numeric, **(meta.get("props") or {})}
+
+
+_BOOKKEEPING = ("record", "index", "material_id")  # numbers in meta that are not properties
 
 
 def descriptor(name: str, record) -> float:
@@ -221,11 +236,13 @@ def guided(forward: Callable, cond: torch.Tensor | None, weight: float):
         return forward(cond)
     conditional, unconditional = forward(cond), forward(torch.zeros_like(cond))
     if isinstance(conditional, torch.Tensor):
-        return _combine(conditional, unconditional, weight)
-    return tuple(_combine(c, u, weight) for c, u in zip(conditional, unconditional))
+        return mix_guided(conditional, unconditional, weight)
+    return tuple(mix_guided(c, u, weight) for c, u in zip(conditional, unconditional))
 
 
-def _combine(conditional: torch.Tensor, unconditional: torch.Tensor, weight: float) -> torch.Tensor:
+def mix_guided(conditional: torch.Tensor, unconditional: torch.Tensor, weight: float) -> torch.Tensor:
+    """``unconditional + weight * (conditional - unconditional)`` (for families that run both
+    halves in one doubled batch instead of through :func:`guided`)."""
     # equal entries stay as they are: -inf logits (sizes never seen) would give -inf - -inf = NaN
     mixed = unconditional + weight * (conditional - unconditional)
     return torch.where(conditional == unconditional, conditional, mixed)

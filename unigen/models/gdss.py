@@ -49,8 +49,6 @@ from unigen.conditioning import (
     guided,
     parse_range,
     size_range,
-    standardised,
-    training_condition,
 )
 from unigen.data.keys import ADJ, COND, NODE_MASK, X
 from unigen.heads import NodeScoreHead, PairScoreHead
@@ -397,13 +395,7 @@ class GDSS(FamilyModel):
             adj[:n, :n] = a
         node_mask = torch.zeros(self.max_nodes)
         node_mask[:n] = 1
-        conditions = self.state.get("conditions")
-        return {
-            X: x,
-            ADJ: adj,
-            NODE_MASK: node_mask,
-            **({COND: standardised(record, conditions)} if conditions else {}),
-        }
+        return {X: x, ADJ: adj, NODE_MASK: node_mask, **self.example_condition(record)}
 
     def collate(self, examples: list[dict]) -> dict:
         keys = (X, ADJ, NODE_MASK, COND) if COND in examples[0] else (X, ADJ, NODE_MASK)
@@ -448,18 +440,10 @@ class GDSS(FamilyModel):
         t = torch.rand(len(x0), device=x0.device) * (1.0 - self.config.eps) + self.config.eps
         xt, z_x, std_x = self.sde_x.sample_marginal(x0, t, mask)
         adjt, z_adj, std_adj = self.sde_adj.sample_marginal(adj0, t, mask, symmetric=True)
-        score_x, score_adj = self.scores(xt, adjt, mask, t, self.training_condition(batch))
+        score_x, score_adj = self.scores(xt, adjt, mask, t, self.training_condition(batch, x0.dtype))
         loss_x = self._dsm(score_x, z_x, std_x)
         loss_adj = self._dsm(score_adj, z_adj, std_adj)
         return loss_x + loss_adj, {"loss_x": loss_x.item(), "loss_adj": loss_adj.item()}
-
-    def training_condition(self, batch: dict) -> torch.Tensor | None:
-        """(B, 2k) property conditions with condition dropout, or None for an unconditional model."""
-        if not self.state.get("conditions"):
-            return None
-        if COND not in batch:
-            raise ValueError("this gdss model is conditioned: batches need their property values (cond)")
-        return training_condition(batch[COND].to(batch[X].dtype), self.config.condition_dropout)
 
     def _dsm(self, score, noise, std):
         """GDSS's per-graph ||score * std + z||^2 (summed or averaged over entries), mean over graphs."""

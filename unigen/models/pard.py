@@ -60,8 +60,6 @@ from unigen.conditioning import (
     guided,
     parse_range,
     size_range,
-    standardised,
-    training_condition,
 )
 from unigen.data.keys import ATOM_TYPES, BLOCK_ID, BONDS, COND, NODE_MASK
 from unigen.models.registry import FamilyModel, molecule_vocabulary, register_family, unknown_elements
@@ -537,9 +535,8 @@ class PARD(FamilyModel):
         self._check_blocks(blocks)
         order = blocks.node_order()
         as_long = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64))
-        conditions = self.state.get("conditions")
         return {
-            **({COND: standardised(record, conditions)} if conditions else {}),
+            **self.example_condition(record),
             ATOM_TYPES: as_long(nodes[order]),
             BONDS: as_long(edges[np.ix_(order, order)]),
             BLOCK_ID: as_long(blocks.node_block[order]),
@@ -586,7 +583,7 @@ class PARD(FamilyModel):
     # -- training ----------------------------------------------------------------------
 
     def loss(self, batch: dict):
-        cond = self.training_condition(batch)
+        cond = self.training_condition(batch, self.float_dtype)
         diffusion, node_loss, edge_loss = self.diffusion_loss(batch, cond)
         blocks = self.block_loss(batch, cond)
         total = diffusion + self.config.block_weight * blocks
@@ -595,12 +592,6 @@ class PARD(FamilyModel):
             "loss_edges": edge_loss.item(),
             "loss_blocks": blocks.item(),
         }
-
-    def training_condition(self, batch: dict) -> Tensor | None:
-        """(B, 2k) property conditions with condition dropout, or None for an unconditional model."""
-        if COND not in batch:
-            return None
-        return training_condition(batch[COND].to(self.float_dtype), self.config.condition_dropout)
 
     def diffusion_loss(self, batch: dict, cond: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """All blocks in one pass on the doubled graph: (total, node part, edge part), sums per graph

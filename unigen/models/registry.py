@@ -149,6 +149,31 @@ class FamilyModel(torch.nn.Module):
 
         return target_condition(fitted, conditions or {}, n, generator, device)
 
+    def example_condition(self, record) -> dict:
+        """``{COND: (k,) standardised property values}`` for one training record of a conditioned
+        model, ``{}`` for an unconditional one: what ``encode`` adds to its example."""
+        fitted = getattr(self, "state", {}).get("conditions")
+        if not fitted:
+            return {}
+        from unigen.conditioning import standardised
+        from unigen.data.keys import COND
+
+        return {COND: standardised(record, fitted)}
+
+    def training_condition(self, batch: dict, dtype=torch.float32) -> torch.Tensor | None:
+        """(B, 2k) property conditions with condition dropout (``config.condition_dropout``), or
+        None for an unconditional model."""
+        if not getattr(self, "state", {}).get("conditions"):
+            return None
+        from unigen.conditioning import training_condition
+        from unigen.data.keys import COND
+
+        if COND not in batch:
+            raise ValueError(
+                f"this {self.family} model is conditioned: batches need their property values (cond)"
+            )
+        return training_condition(batch[COND].to(dtype), self.config.condition_dropout)
+
     def refuse_conditions(self, conditions) -> None:
         """For unconditional models: conditions given are an error, never silently ignored."""
         if conditions:

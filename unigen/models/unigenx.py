@@ -24,10 +24,17 @@ Deviations from the released UniGenX, each a config switch:
     slot embedding  the slot MLP output is *added* to the ``<mask>`` token embedding rather than
                     replacing it (the same up to the MLP's output bias)
 
+Property conditioning (``model.conditions: [heat_ref]``, ``unigen.conditioning``): the condition
+vector enters the backbone's condition input (added to every position's embedding), dropped with
+``condition_dropout`` in training; ``sampling.guidance`` w != 1 decodes a doubled batch
+(conditional and unconditional halves, one KV cache) and mixes the element logits and the slot
+noise predictions as ``uncond + w * (cond - uncond)``.
+
 Batch fields (B sequences, L tokens after right padding):
     batch[TOKENS]      (B, L)    int64  token ids; PAD after <eos>
     batch[IS_SLOT]     (B, L)    bool   numeric slots
     batch[SLOT_VALUES] (B, L, 3) float  slot numbers in model units (standardised); 0 elsewhere
+    batch[COND]        (B, k)    float  standardised property values (conditioned models only)
 """
 
 from __future__ import annotations
@@ -42,7 +49,8 @@ from torch import Tensor, nn
 
 from unigen.backbone import Backbone, BackboneConfig
 from unigen.backbone.kv_cache import KVCache
-from unigen.data.keys import IS_SLOT, SLOT_VALUES, TOKENS
+from unigen.conditioning import condition_dim, fit_conditions, mix_guided
+from unigen.data.keys import COND, IS_SLOT, SLOT_VALUES, TOKENS
 from unigen.heads import DiffusionHead, TokenHead
 from unigen.models.registry import (
     FamilyModel,
@@ -83,6 +91,7 @@ class UniGenXSampling:
     clip_x0: float = (
         0.0  # > 0: clamp the implied clean slot numbers (model units) to +-clip_x0; 0: off (UniGenX)
     )
+    guidance: float = 1.0  # classifier-free guidance weight of a conditioned model (1: plain conditional)
 
     def __post_init__(self):
         if self.sampler not in sampler_names("slot_ar"):
@@ -95,6 +104,8 @@ class UniGenXSampling:
             raise ValueError(f"clip_x0 must be >= 0 (0: off), got {self.clip_x0}")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must lie in (0, 1], got {self.top_p}")
+        if not 0 <= self.guidance <= 50:
+            raise ValueError(f"guidance must be in 0..50, got {self.guidance}")
 
 
 @dataclass
@@ -115,6 +126,8 @@ class UniGenXConfig:
     standardise: bool = True  # slot numbers standardised per slot kind (see the module docstring)
     group_order: Literal["appearance", "atomic_number"] = "atomic_number"
     max_atoms: int = 0  # longest cell to sample without a composition (0: the largest training cell)
+    conditions: list[str] = field(default_factory=list)  # properties to condition on (unigen.conditioning)
+    condition_dropout: float = 0.1  # p of dropping a row's / a property's condition in training (CFG)
     sampling: UniGenXSampling = field(default_factory=UniGenXSampling)
 
     def __post_init__(self):
@@ -124,6 +137,8 @@ class UniGenXConfig:
             raise ValueError(f"diff_mul must be >= 1, got {self.diff_mul}")
         if self.sampling.steps > self.num_train_steps:
             raise ValueError(f"sampling.steps ({self.sampling.steps}) exceeds num_train_steps")
+        if not 0 <= self.condition_dropout < 1:
+            raise ValueError(f"condition_dropout must be in [0, 1), got {self.condition_dropout}")
 
 
 @register_family("unigenx")
@@ -153,6 +168,7 @@ class UniGenX(FamilyModel):
                 norm="rmsnorm",
                 mask_mode="causal",
                 rotary="1d",
+                cond_dim=condition_dim(state.get("conditions")),
             )
         )
         self.slot_embed = nn.Sequential(
@@ -187,12 +203,15 @@ class UniGenX(FamilyModel):
         if config.standardise:
             mean = np.array([np.mean(k, axis=0) for k in kinds])
             std = np.maximum(np.array([np.std(k, axis=0) for k in kinds]), MIN_STD)
-        return {
+        state = {
             "elements": sorted({int(z) for r in records for z in r.atomic_numbers}),
             "max_atoms": int(config.max_atoms or max(r.num_atoms for r in records)),
             "slot_mean": mean.round(6).tolist(),
             "slot_std": std.round(6).tolist(),
         }
+        if config.conditions:
+            state["conditions"] = fit_conditions(config.conditions, records)
+        return state
 
     def card_state(self) -> dict:
         return dict(self.state)
@@ -224,6 +243,7 @@ class UniGenX(FamilyModel):
             TOKENS: torch.from_numpy(sequence.ids),
             IS_SLOT: torch.from_numpy(sequence.is_slot),
             SLOT_VALUES: slot_values,
+            **self.example_condition(record),
         }
 
     def collate(self, examples: list[dict]) -> dict:
@@ -237,6 +257,8 @@ class UniGenX(FamilyModel):
             n = len(e[TOKENS])
             for key in (TOKENS, IS_SLOT, SLOT_VALUES):
                 batch[key][i, :n] = e[key]
+        if COND in examples[0]:
+            batch[COND] = torch.stack([e[COND] for e in examples])
         return batch
 
     def _slot_kind(self, num_slots: int, device) -> Tensor:
@@ -254,16 +276,21 @@ class UniGenX(FamilyModel):
 
     # -- network and loss ----------------------------------------------------------------
 
-    def hidden(self, tokens, is_slot, slot_values, node_mask=None, cache: KVCache | None = None) -> Tensor:
-        """Backbone states ``(B, L, d)``; position k predicts token / slot k + 1."""
+    def hidden(
+        self, tokens, is_slot, slot_values, node_mask=None, cache: KVCache | None = None, cond=None
+    ) -> Tensor:
+        """Backbone states ``(B, L, d)``; position k predicts token / slot k + 1. ``cond (B, 2k)``:
+        the property condition of a conditioned model."""
         embeddings = self.slot_embed(slot_values) * is_slot.unsqueeze(-1).to(slot_values.dtype)
-        return self.backbone(tokens=tokens, embeddings=embeddings, node_mask=node_mask, cache=cache).h
+        return self.backbone(
+            tokens=tokens, embeddings=embeddings, node_mask=node_mask, cache=cache, cond=cond
+        ).h
 
     def loss(self, batch: dict):
         """CE on next tokens that are not slots + weight x diffusion loss on slots; logs both."""
         tokens, is_slot, values = batch[TOKENS], batch[IS_SLOT], batch[SLOT_VALUES]
         # right padding: a causal position never reads the padding after it, so no node mask
-        h = self.hidden(tokens, is_slot, values)[:, :-1]
+        h = self.hidden(tokens, is_slot, values, cond=self.training_condition(batch))[:, :-1]
         target, target_is_slot = tokens[:, 1:], is_slot[:, 1:]
         token_targets = (target != PAD) & ~target_is_slot
         ce = F.cross_entropy(
@@ -302,27 +329,37 @@ class UniGenX(FamilyModel):
     def sample(self, n: int, *, generator, options: UniGenXSampling, conditions=None, progress=None) -> dict:
         """``n`` crystals. ``conditions={"composition": Z}`` (one cell's atomic numbers, shared by all
         n) or ``{"composition": [Z_1, ..., Z_n]}`` fixes the compositions (CSP); without it they are
-        sampled. Returns raw ``{TOKENS: (n, C) element ids, left-padded with PAD, "slots": (n, S, 3)
-        Angstrom rows and fractions}``."""
-        compositions = self._compositions(n, conditions, generator, options)
-        tokens = _left_pad([np.asarray(c) for c in compositions])
-        tokens = tokens.to(self.slot_mean.device)
-        decoder = _Decoder(self, tokens, options.kv_cache)
+        sampled. A conditioned model also takes property targets (``{"heat_ref": 1.0}``). Returns
+        raw ``{TOKENS: (n, C) element ids, left-padded with PAD, "slots": (n, S, 3) Angstrom rows and
+        fractions}`` (plus ``COND``, the (n, 2k) property condition, for a conditioned model)."""
+        conditions = dict(conditions or {})
+        composition = {"composition": conditions.pop("composition")} if "composition" in conditions else {}
+        device = self.slot_mean.device
+        cond = self.sampling_condition(n, conditions, generator, device)
+        guidance = options.guidance if cond is not None else 1.0
+        compositions = self._compositions(n, composition, generator, options, cond)
+        tokens = _left_pad([np.asarray(c) for c in compositions]).to(device)
+        decoder = _Decoder(self, tokens, options.kv_cache, cond, guidance)
         process = self.process.with_steps(options.steps)
         num_slots = int((tokens != PAD).sum(1).max()) + NUM_LATTICE_SLOTS
         run = get_sampler(options.sampler, "slot_ar")
         slots = run(decoder, process, num_slots, NUM_VALUES, generator=generator,
                     temperature=options.temperature, clip_x0=options.clip_x0 or None, progress=progress)  # fmt: skip
-        return {TOKENS: tokens.cpu(), "slots": self._from_model_units(slots).double().cpu()}
+        raw = {TOKENS: tokens.cpu(), "slots": self._from_model_units(slots).double().cpu()}
+        return raw if cond is None else {**raw, COND: cond.cpu()}
 
-    def _compositions(self, n: int, conditions, generator, options) -> list:
+    def _compositions(self, n: int, conditions, generator, options, cond=None) -> list:
         if not conditions:
-            return self._sample_compositions(n, generator, options)
+            return self._sample_compositions(n, generator, options, cond)
         return [self.composition_ids(z) for z in per_sample_compositions(conditions, n, "unigenx")]
 
-    def _sample_compositions(self, n: int, generator, options) -> list[np.ndarray]:
-        """Element tokens after <bos> until <coord> (1 .. max_atoms elements), temperature / top-p."""
+    def _sample_compositions(self, n: int, generator, options, cond=None) -> list[np.ndarray]:
+        """Element tokens after <bos> until <coord> (1 .. max_atoms elements), temperature / top-p;
+        with guidance, from the mixed logits of a doubled (conditional, unconditional) batch."""
         device = self.slot_mean.device
+        guided = cond is not None and options.guidance != 1.0
+        if guided:
+            cond = torch.cat([cond, torch.zeros_like(cond)])
         max_atoms = int(self.state["max_atoms"])
         allowed = torch.zeros(self.tokenizer.vocab_size, dtype=torch.bool, device=device)
         allowed[torch.from_numpy(self.tokenizer.element_ids(self.elements)).to(device)] = True
@@ -330,13 +367,16 @@ class UniGenX(FamilyModel):
         token = torch.full((n, 1), BOS, dtype=torch.long, device=device)
         drawn, done = [], torch.zeros(n, dtype=torch.bool, device=device)
         for step in range(max_atoms + 1):
-            h = self.backbone(tokens=token, cache=cache).h[:, -1]
+            fed = torch.cat([token, token]) if guided else token
+            logits = self.token_head(self.backbone(tokens=fed, cache=cache, cond=cond).h[:, -1])
+            if guided:
+                logits = mix_guided(*logits.chunk(2), options.guidance)
             choice = allowed.clone()
             choice[COORD] = step > 0
             if step == max_atoms:
                 choice[:] = False
                 choice[COORD] = True
-            token = sample_tokens(self.token_head(h), temperature=options.token_temperature,
+            token = sample_tokens(logits, temperature=options.token_temperature,
                                   top_p=options.top_p, allowed=choice, generator=generator)  # fmt: skip
             drawn.append(torch.where(done, PAD, token))
             done |= token == COORD
@@ -370,7 +410,8 @@ class UniGenX(FamilyModel):
         every other term (measured on an overfitted model: 1e5 bits against ~50 for the rest)."""
         device = self.slot_mean.device
         tokens, is_slot, values, mask = self._teacher_forced(raw, device)
-        h = self.hidden(tokens, is_slot, values, node_mask=mask)[:, :-1]
+        cond = self._raw_condition(raw, len(tokens), device)
+        h = self.hidden(tokens, is_slot, values, node_mask=mask, cond=cond)[:, :-1]
         target = is_slot[:, 1:]
         z, x0 = h[target], values[:, 1:][target]
         owner = torch.arange(len(tokens), device=device).unsqueeze(1).expand_as(target)[target]
@@ -383,6 +424,12 @@ class UniGenX(FamilyModel):
             eps, v = self.diffusion_head(x_t, steps_t, z)
             total += process.vb_bits(x0, x_t, t, eps, v) * NUM_VALUES
         return torch.zeros(len(tokens), device=device).index_add_(0, owner, total).cpu()
+
+    def _raw_condition(self, raw: dict, n: int, device) -> Tensor | None:
+        """The condition the samples were drawn at (a conditioned model without one: "not given")."""
+        if COND in raw:
+            return raw[COND].to(device)
+        return self.sampling_condition(n, {}, None, device)
 
     def candidate_nll(self, raw: dict, steps: int = 20, generator: torch.Generator | None = None) -> Tensor:
         """The ranking score ``unigen.csp`` reads (lower = more likely): ``slot_nll``."""
@@ -422,10 +469,18 @@ class _Decoder:
     cells of different sizes together: rotary attention depends on relative positions only and
     padded keys are masked, so a padded row computes what it would alone. With ``kv_cache``
     False every step reruns the whole sequence (the reference for the cached path).
+
+    Guidance (``cond`` given, ``guidance`` != 1) decodes every row twice, conditional then
+    unconditional, in one doubled batch; the sampler sees ``n`` rows whose hidden state is the
+    two halves side by side ``(n, 2d)``, and ``denoise`` mixes their noise predictions.
     """
 
-    def __init__(self, model: UniGenX, elements: Tensor, kv_cache: bool):
+    def __init__(self, model: UniGenX, elements: Tensor, kv_cache: bool, cond=None, guidance=1.0):
         self.model, self.kv_cache = model, kv_cache
+        self.guidance = guidance if cond is not None else 1.0
+        if self.guidance != 1.0:
+            elements, cond = torch.cat([elements, elements]), torch.cat([cond, torch.zeros_like(cond)])
+        self.cond = cond
         n, device = len(elements), elements.device
         bos = torch.full((n, 1), BOS, dtype=torch.long, device=device)
         coord = torch.full((n, 1), COORD, dtype=torch.long, device=device)
@@ -442,9 +497,16 @@ class _Decoder:
         return self._run(self.tokens, self.is_slot, self.values, self.mask)
 
     def denoise(self, x_t: Tensor, t: Tensor, z: Tensor):
-        return self.model.diffusion_head(x_t, t, z)
+        if self.guidance == 1.0:
+            return self.model.diffusion_head(x_t, t, z)
+        z_cond, z_uncond = z.chunk(2, dim=-1)
+        eps, v = self.model.diffusion_head(x_t, t, z_cond)
+        eps_uncond, _ = self.model.diffusion_head(x_t, t, z_uncond)
+        return mix_guided(eps, eps_uncond, self.guidance), v  # the variance of the conditional model
 
     def feed(self, values: Tensor) -> Tensor:
+        if self.guidance != 1.0:
+            values = torch.cat([values, values])
         n = len(values)
         token = torch.full((n, 1), MASK, dtype=torch.long, device=values.device)
         slot = torch.ones(n, 1, dtype=torch.bool, device=values.device)
@@ -457,4 +519,5 @@ class _Decoder:
         return self._run(self.tokens, self.is_slot, self.values, self.mask)
 
     def _run(self, tokens, is_slot, values, mask) -> Tensor:
-        return self.model.hidden(tokens, is_slot, values, node_mask=mask, cache=self.cache)[:, -1]
+        h = self.model.hidden(tokens, is_slot, values, node_mask=mask, cache=self.cache, cond=self.cond)
+        return h[:, -1] if self.guidance == 1.0 else torch.cat(h[:, -1].chunk(2), dim=-1)
