@@ -45,7 +45,6 @@ from unigen.backbone import Backbone, BackboneConfig
 from unigen.conditioning import (
     condition_dim,
     draw_sizes,
-    fit_conditions,
     guided,
     parse_range,
     size_range,
@@ -345,8 +344,7 @@ class GDSS(FamilyModel):
             state["max_degree"] = int(
                 config.max_degree or max(int(r.adjacency().sum(1).max(initial=0)) for r in records)
             )
-        if config.conditions:
-            state["conditions"] = fit_conditions(config.conditions, records)
+        state.update(cls.condition_state(config, records))
         return state
 
     def card_state(self) -> dict:

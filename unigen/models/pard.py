@@ -56,7 +56,6 @@ from unigen.backbone.masks import dense_meta, dense_visibility
 from unigen.conditioning import (
     condition_dim,
     draw_sizes,
-    fit_conditions,
     guided,
     parse_range,
     size_range,
@@ -457,8 +456,7 @@ class PARD(FamilyModel):
             "node_counts": np.bincount([_num_nodes(r) for r in records]).tolist(),
             "max_bond": 1,
         }
-        if config.conditions:
-            state["conditions"] = fit_conditions(config.conditions, records)
+        state.update(cls.condition_state(config, records))
         if config.kind == "molecule":
             state.update(molecule_vocabulary(records))
             state["max_bond"] = max(1, int(max(r.bonds.max(initial=0) for r in records)))

@@ -149,6 +149,17 @@ class FamilyModel(torch.nn.Module):
 
         return target_condition(fitted, conditions or {}, n, generator, device)
 
+    @staticmethod
+    def condition_state(config, records) -> dict:
+        """``{"conditions": names with training ranges}`` for a config with ``conditions``, else ``{}``:
+        what ``fit_state`` adds for a conditioned model (``unigen.conditioning.fit_conditions``)."""
+        names = getattr(config, "conditions", None)
+        if not names:
+            return {}
+        from unigen.conditioning import fit_conditions
+
+        return {"conditions": fit_conditions(names, records)}
+
     def example_condition(self, record) -> dict:
         """``{COND: (k,) standardised property values}`` for one training record of a conditioned
         model, ``{}`` for an unconditional one: what ``encode`` adds to its example."""

@@ -27,6 +27,10 @@ bins; ``rank_ratio < 1`` draws ceil(n / rank_ratio) samples and keeps the n with
 mean log p per atom (type + bins, untempered logits; Uni-3DAR's ``ppl_atom`` ranking).
 ``conditions={"composition": Z}`` fixes the atoms of every sample (exactly these elements and
 counts, enforced while sampling): crystal structure prediction, or 3D molecules of a formula.
+Property conditioning (``model.conditions``, ``unigen.conditioning``): the condition vector enters
+the backbone's condition input, dropped with ``condition_dropout`` in training;
+``sampling.guidance`` w != 1 decodes a doubled batch (conditional and unconditional halves, one
+KV cache) and mixes the occupancy, type and bin logits as ``uncond + w * (cond - uncond)``.
 
 Deviations from Uni-3DAR: no crystal counter embeddings or count head (the composition is
 enforced through leaf-count bounds and per-element allowances instead, ``octree_ar``); the 8
@@ -39,6 +43,7 @@ leaf [MASK] also receives its k nearest earlier leaves as offsets from its cell 
 Batch fields (B sequences of L = 2T tokens, right padding):
     TOKENS (B, L), FINE (B, L, 3), LEVEL (B, L), TREE (B, L), POS (B, L, 3) A box frame,
     TARGET_TOKENS (B, L) (-100: no target), TARGET_FINE (B, L, 3), NODE_MASK (B, L)
+    COND (B, k) standardised property values (conditioned models only)
 """
 
 from __future__ import annotations
@@ -53,7 +58,8 @@ from torch import Tensor, nn
 
 from unigen.backbone import Backbone, BackboneConfig
 from unigen.backbone.kv_cache import KVCache
-from unigen.data.keys import FINE, LEVEL, NODE_MASK, POS, TARGET_FINE, TARGET_TOKENS, TOKENS, TREE
+from unigen.conditioning import condition_dim, mix_guided
+from unigen.data.keys import COND, FINE, LEVEL, NODE_MASK, POS, TARGET_FINE, TARGET_TOKENS, TOKENS, TREE
 from unigen.errors import UnigenError
 from unigen.heads import TaskHead
 from unigen.models.registry import (
@@ -96,6 +102,7 @@ class Uni3DARSampling:
     rank_ratio: float = 1.0  # < 1: keep the most likely fraction of ceil(n / rank_ratio) draws
     kv_cache: bool = True  # reuse keys / values while decoding (False: rerun the whole prefix)
     max_atoms: int = 0  # most atoms per sample without a composition (0: the largest training structure)
+    guidance: float = 1.0  # classifier-free guidance weight of a conditioned model (1: plain conditional)
 
     def __post_init__(self):
         if self.sampler not in sampler_names("octree_ar"):
@@ -108,6 +115,8 @@ class Uni3DARSampling:
             raise ValueError(f"rank_ratio must lie in (0, 1], got {self.rank_ratio}")
         if self.max_atoms < 0:
             raise ValueError(f"max_atoms must be >= 0, got {self.max_atoms}")
+        if not 0 <= self.guidance <= 50:
+            raise ValueError(f"guidance must be in 0..50, got {self.guidance}")
 
 
 @dataclass
@@ -136,6 +145,8 @@ class Uni3DARConfig:
     jitter: float = 0.12  # A, std of the whole-structure Gaussian shift
     cell_shift: int = 1  # random integer shift of the structure by -cell_shift..cell_shift cells per axis
     crystal_shift_prob: float = 0.5
+    conditions: list[str] = field(default_factory=list)  # properties to condition on (unigen.conditioning)
+    condition_dropout: float = 0.1  # p of dropping a row's / a property's condition in training (CFG)
     sampling: Uni3DARSampling = field(default_factory=Uni3DARSampling)
 
     def __post_init__(self):
@@ -148,6 +159,8 @@ class Uni3DARConfig:
         for name in ("tree_dropout", "rotation_prob", "crystal_shift_prob"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
+        if not 0 <= self.condition_dropout < 1:
+            raise ValueError(f"condition_dropout must be in [0, 1), got {self.condition_dropout}")
 
     @property
     def hidden(self) -> int:
@@ -276,7 +289,8 @@ class Uni3DAR(FamilyModel):
             BackboneConfig(dim=config.dim, depth=config.depth, heads=config.heads, ffn="swiglu",
                            ffn_hidden=config.hidden, norm="rmsnorm", attn_dropout=config.attn_dropout,
                            drop_path=config.drop_path, recycle=config.recycle, zero_init_residual=True,
-                           mask_mode="causal", rotary="3d", rotary_resolution=config.resolution)
+                           mask_mode="causal", rotary="3d", rotary_resolution=config.resolution,
+                           cond_dim=condition_dim(state.get("conditions")))
         )  # fmt: skip
         self.context = (
             _LeafContext(config.leaf_context, tok.vocab_size, config.dim) if config.leaf_context else None
@@ -305,6 +319,7 @@ class Uni3DAR(FamilyModel):
             "periodic": periodic.pop(),
             "max_atoms": max(r.num_atoms for r in records),
             "mean_tokens": round(float(np.mean(lengths)), 1),
+            **cls.condition_state(config, records),
         }
 
     def card_state(self) -> dict:
@@ -342,7 +357,7 @@ class Uni3DAR(FamilyModel):
             self.tokenizer.encode(record)
         except UnigenError as err:
             raise ValueError(str(err)) from None
-        return {"record": record}
+        return {"record": record, **self.example_condition(record)}
 
     def _room(self) -> float:
         """How far from the box centre a structure may reach in any orientation (one cell of margin)."""
@@ -358,7 +373,10 @@ class Uni3DAR(FamilyModel):
         masked = [self.tokenizer.interleave_masks(s) for s in sequences]
         if self.training and self.config.tree_dropout > 0:
             masked = [self._drop_tree_nodes(m) for m in masked]
-        return self._pad(masked)
+        batch = self._pad(masked)
+        if COND in examples[0]:
+            batch[COND] = torch.stack([e[COND] for e in examples])
+        return batch
 
     def _augmentation(self, records) -> tuple[np.ndarray, np.ndarray]:
         """Per-structure rotations (B, 3, 3) and translations (B, 3) A, from torch's random state;
@@ -416,23 +434,26 @@ class Uni3DAR(FamilyModel):
     # -- network and loss ----------------------------------------------------------------
 
     def hidden(self, tokens, fine, level, tree, pos, node_mask=None, cache: KVCache | None = None,
-               history=None) -> Tensor:  # fmt: skip
+               history=None, cond=None) -> Tensor:  # fmt: skip
         """Backbone states ``(B, L, d)``; a [MASK]'s state predicts the token after it.
 
         ``history``: (ids, level, tree, pos, valid) of the whole sequence so far, whose last L
-        tokens are these (KV-cached decoding; the leaf context looks at earlier tokens)."""
+        tokens are these (KV-cached decoding; the leaf context looks at earlier tokens).
+        ``cond (B, 2k)``: the property condition of a conditioned model."""
         x = self.embed(tokens, fine, level, tree)
+        run = dict(pos=pos.to(x.dtype), node_mask=node_mask, cache=cache, cond=cond)
         if self.context is None:
-            return self.backbone(embeddings=x, pos=pos.to(x.dtype), node_mask=node_mask, cache=cache).h
+            return self.backbone(embeddings=x, **run).h
         valid = torch.ones_like(tokens, dtype=torch.bool) if node_mask is None else node_mask
         context = self.context(*(history or (tokens, level, tree, pos, valid)), queries=tokens.shape[1])
-        h = self.backbone(embeddings=x + context, pos=pos.to(x.dtype), node_mask=node_mask, cache=cache).h
+        h = self.backbone(embeddings=x + context, **run).h
         return h + context  # also straight to the heads, past the backbone's norms and dropout
 
     def loss(self, batch: dict):
         """Weighted NLL of the occupancy, leaf-type and bin targets over the number of targets."""
         # right padding: a causal position never reads the padding after it, so no node mask
-        h = self.hidden(batch[TOKENS], batch[FINE], batch[LEVEL], batch[TREE], batch[POS])
+        cond = self.training_condition(batch)
+        h = self.hidden(batch[TOKENS], batch[FINE], batch[LEVEL], batch[TREE], batch[POS], cond=cond)
         target, level, tree = batch[TARGET_TOKENS], batch[LEVEL], batch[TREE]
         sums = {"tree": h.new_zeros(()), "atom": h.new_zeros(()), "xyz": h.new_zeros(())}
         for t, heads in enumerate(self.trees):
@@ -477,12 +498,15 @@ class Uni3DAR(FamilyModel):
     @torch.no_grad()
     def sample(self, n: int, *, generator, options: Uni3DARSampling, conditions=None, progress=None) -> dict:
         """``n`` raw samples ``{"ids", "fine", "valid"}`` (n, S[, 3]) and ``"logp"`` (n,).
-        ``conditions={"composition": Z}`` (shared) or ``[Z_1, ..., Z_n]`` fixes every sample's atoms."""
-        compositions = self._compositions(n, conditions)
+        ``conditions={"composition": Z}`` (shared) or ``[Z_1, ..., Z_n]`` fixes every sample's atoms;
+        a conditioned model also takes property targets (``{"heat_ref": 1.0}``)."""
+        targets = dict(conditions or {})
+        composition = {"composition": targets.pop("composition")} if "composition" in targets else None
+        compositions = self._compositions(n, composition)
         draws = math.ceil(1 / options.rank_ratio)
         if compositions is None:
             draws, chunk = math.ceil(n / options.rank_ratio), max(n, DRAW_CHUNK)
-            parts = [self._draw(min(chunk, draws - s), None, generator, options, progress)
+            parts = [self._draw(min(chunk, draws - s), None, generator, options, progress, targets)
                      for s in range(0, draws, chunk)]  # fmt: skip
             raw = _concat(parts)
             return (
@@ -490,16 +514,18 @@ class Uni3DAR(FamilyModel):
                 if draws == n
                 else _take(raw, torch.argsort(raw["logp"], descending=True, stable=True)[:n])
             )
-        parts = [self._draw(n, compositions, generator, options, progress) for _ in range(draws)]
+        parts = [self._draw(n, compositions, generator, options, progress, targets) for _ in range(draws)]
         best = torch.stack([p["logp"] for p in parts]).argmax(0)  # each row: its most likely draw
         raw = _concat(parts)
         return _take(raw, best * n + torch.arange(n))
 
-    def _draw(self, n: int, compositions, generator, options, progress) -> dict:
+    def _draw(self, n: int, compositions, generator, options, progress, targets=None) -> dict:
+        """One batch of n draws; ``targets``: property targets of a conditioned model."""
         device = next(self.parameters()).device
+        cond = self.sampling_condition(n, targets, generator, device)
         low, high, allowance = self._leaf_budget(n, compositions, options, device)
         run = get_sampler(options.sampler, "octree_ar")
-        raw = run(_Decoder(self, n, options, device), self.layout(), low, high, allowance,
+        raw = run(_Decoder(self, options, device, cond), self.layout(), low, high, allowance,
                   tree_temperature=options.tree_temperature, generator=generator, progress=progress)  # fmt: skip
         return {k: raw[k].cpu() for k in ("ids", "fine", "valid", "logp")}
 
@@ -604,16 +630,26 @@ class _Decoder:
 
     With ``kv_cache`` every ``feed`` runs only the new tokens; without, it reruns the whole
     sequence (the reference for the cached path). Finished samples feed padding (masked keys).
+
+    Guidance (``cond`` given, ``options.guidance`` != 1) feeds every row twice, conditional then
+    unconditional, in one doubled batch; the sampler sees n rows whose hidden state is the two
+    halves side by side ``(n, 2d)``, and every head's logits are mixed (``_guided``).
     """
 
-    def __init__(self, model: Uni3DAR, n: int, options: Uni3DARSampling, device):
+    def __init__(self, model: Uni3DAR, options: Uni3DARSampling, device, cond=None):
         self.model, self.options = model, options
+        self.guidance = options.guidance if cond is not None else 1.0
+        if self.guidance != 1.0:
+            cond = torch.cat([cond, torch.zeros_like(cond)])
+        self.cond = cond
         self.cache = KVCache() if options.kv_cache else None
         self.history: Tokens | None = None  # every token fed so far (the leaf context, uncached runs)
         self.bins = torch.arange(max(model.leaf_bins), device=device)
         self.leaf_bins = torch.tensor(model.leaf_bins, device=device)
 
     def feed(self, tokens: Tokens) -> Tensor:
+        if self.guidance != 1.0:
+            tokens = Tokens(*(torch.cat([field, field]) for field in tokens.fields()))
         keep = self.cache is None or self.model.context is not None
         if keep:
             self.history = tokens if self.history is None else self.history.cat(tokens)
@@ -622,23 +658,35 @@ class _Decoder:
         past = self.history if keep else None
         history = None if past is None else (past.ids, past.level, past.tree, past.pos, past.valid)
         h = self.model.hidden(tokens.ids, tokens.fine, tokens.level, tokens.tree, tokens.pos,
-                              node_mask=tokens.valid, cache=self.cache, history=history)  # fmt: skip
-        return h[:, -1]
+                              node_mask=tokens.valid, cache=self.cache, history=history,
+                              cond=self.cond)  # fmt: skip
+        return h[:, -1] if self.guidance == 1.0 else torch.cat(h[:, -1].chunk(2), dim=-1)
+
+    def _guided(self, h: Tensor, logits_of) -> Tensor:
+        """``logits_of(states)``, mixed over the conditional and unconditional halves when guided."""
+        if self.guidance == 1.0:
+            return logits_of(h)
+        h_cond, h_uncond = h.chunk(2, dim=-1)
+        return mix_guided(logits_of(h_cond), logits_of(h_uncond), self.guidance)
 
     def pattern_logits(self, h: Tensor, tree: Tensor) -> Tensor:
-        return self._per_tree(tree, lambda heads, rows: heads.pattern(h[rows]), NUM_PATTERNS, h)
+        return self._guided(
+            h, lambda x: self._per_tree(tree, lambda heads, rows: heads.pattern(x[rows]), NUM_PATTERNS, x)
+        )
 
     def leaf(self, h: Tensor, tree: Tensor, allowed: Tensor, generator):
         """Type, then x, y, z bins, each fed back through the cumulative embeddings."""
         opts = self.options
-        logits = self._per_tree(tree, lambda heads, rows: heads.atom(h[rows]), allowed.shape[1], h)
+        logits = self._guided(
+            h, lambda x: self._per_tree(tree, lambda heads, rows: heads.atom(x[rows]), allowed.shape[1], x)
+        )
         ids = sample_tokens(logits, temperature=opts.atom_temperature, allowed=allowed, generator=generator)
         logp = _log_prob(logits, allowed, ids)
         bins = torch.zeros(len(h), 3, dtype=torch.long, device=h.device)
         bin_ok = self.bins[None, :] < self.leaf_bins[tree][:, None]
         for axis in range(3):
-            logits = self._per_tree(tree, lambda heads, rows: heads.bins[axis](heads.states(h[rows], ids[rows], axis,
-                                    bins[rows])), len(self.bins), h)  # fmt: skip
+            logits = self._guided(h, lambda x: self._per_tree(tree, lambda heads, rows: heads.bins[axis](
+                heads.states(x[rows], ids[rows], axis, bins[rows])), len(self.bins), x))  # fmt: skip
             bins[:, axis] = sample_tokens(
                 logits, temperature=opts.xyz_temperature, allowed=bin_ok, generator=generator
             )

@@ -49,7 +49,7 @@ from torch import Tensor, nn
 
 from unigen.backbone import Backbone, BackboneConfig
 from unigen.backbone.kv_cache import KVCache
-from unigen.conditioning import condition_dim, fit_conditions, mix_guided
+from unigen.conditioning import condition_dim, mix_guided
 from unigen.data.keys import COND, IS_SLOT, SLOT_VALUES, TOKENS
 from unigen.heads import DiffusionHead, TokenHead
 from unigen.models.registry import (
@@ -209,9 +209,7 @@ class UniGenX(FamilyModel):
             "slot_mean": mean.round(6).tolist(),
             "slot_std": std.round(6).tolist(),
         }
-        if config.conditions:
-            state["conditions"] = fit_conditions(config.conditions, records)
-        return state
+        return {**state, **cls.condition_state(config, records)}
 
     def card_state(self) -> dict:
         return dict(self.state)
