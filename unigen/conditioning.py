@@ -153,6 +153,18 @@ def fit_conditions(names: list[str], records, source: str = "training data") -> 
     }
 
 
+def check_guidance(weight: float) -> None:
+    """The range every family's ``sampling.guidance`` option accepts (ValueError otherwise)."""
+    if not 0 <= weight <= 50:
+        raise ValueError(f"guidance must be in 0..50, got {weight}")
+
+
+def check_condition_dropout(p: float) -> None:
+    """The range every family's ``model.condition_dropout`` accepts (ValueError otherwise)."""
+    if not 0 <= p < 1:
+        raise ValueError(f"condition_dropout must be in [0, 1), got {p}")
+
+
 def condition_dim(state: dict | None) -> int:
     """Width of the condition vector for a fitted state (0: unconditional)."""
     return 2 * len(state["names"]) if state else 0

@@ -43,6 +43,8 @@ from torch import nn
 
 from unigen.backbone import Backbone, BackboneConfig
 from unigen.conditioning import (
+    check_condition_dropout,
+    check_guidance,
     condition_dim,
     draw_sizes,
     guided,
@@ -173,8 +175,7 @@ class GDSSSampling:
             raise ValueError(f"scale_eps must be >= 0, got {self.scale_eps}")
         if not 0 < self.eps < 1:
             raise ValueError(f"eps must lie in (0, 1), got {self.eps}")
-        if not 0 <= self.guidance <= 50:
-            raise ValueError(f"guidance must be in 0..50, got {self.guidance}")
+        check_guidance(self.guidance)
         if self.num_atoms not in (0, ""):
             parse_range(self.num_atoms, "num_atoms", int)
 
@@ -198,8 +199,7 @@ class GDSSConfig:
     sampling: GDSSSampling = field(default_factory=GDSSSampling)
 
     def __post_init__(self):
-        if not 0 <= self.condition_dropout < 1:
-            raise ValueError(f"condition_dropout must be in [0, 1), got {self.condition_dropout}")
+        check_condition_dropout(self.condition_dropout)
 
 
 class ScoreNetwork(nn.Module):

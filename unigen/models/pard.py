@@ -54,6 +54,8 @@ from torch import Tensor, nn
 from unigen.backbone import Backbone, BackboneConfig
 from unigen.backbone.masks import dense_meta, dense_visibility
 from unigen.conditioning import (
+    check_condition_dropout,
+    check_guidance,
     condition_dim,
     draw_sizes,
     guided,
@@ -112,8 +114,7 @@ class PARDSampling:
             raise ValueError(f"steps must be in 0..1000 (0: the model's), got {self.steps}")
         if not 0 <= self.max_blocks <= 1000:
             raise ValueError(f"max_blocks must be in 0..1000 (0: the model's), got {self.max_blocks}")
-        if not 0 <= self.guidance <= 50:
-            raise ValueError(f"guidance must be in 0..50, got {self.guidance}")
+        check_guidance(self.guidance)
         if self.num_atoms not in (0, ""):
             parse_range(self.num_atoms, "num_atoms", int)
 
@@ -147,8 +148,7 @@ class PARDConfig:
             raise ValueError("ce_weight and block_weight must be >= 0")
         if self.time_dim < 2 or self.time_dim % 2:
             raise ValueError(f"time_dim must be an even number >= 2, got {self.time_dim}")
-        if not 0 <= self.condition_dropout < 1:
-            raise ValueError(f"condition_dropout must be in [0, 1), got {self.condition_dropout}")
+        check_condition_dropout(self.condition_dropout)
 
 
 # -- networks ---------------------------------------------------------------------------

@@ -58,7 +58,7 @@ from torch import Tensor, nn
 
 from unigen.backbone import Backbone, BackboneConfig
 from unigen.backbone.kv_cache import KVCache
-from unigen.conditioning import condition_dim, mix_guided
+from unigen.conditioning import check_condition_dropout, check_guidance, condition_dim, mix_guided
 from unigen.data.keys import COND, FINE, LEVEL, NODE_MASK, POS, TARGET_FINE, TARGET_TOKENS, TOKENS, TREE
 from unigen.errors import UnigenError
 from unigen.heads import TaskHead
@@ -115,8 +115,7 @@ class Uni3DARSampling:
             raise ValueError(f"rank_ratio must lie in (0, 1], got {self.rank_ratio}")
         if self.max_atoms < 0:
             raise ValueError(f"max_atoms must be >= 0, got {self.max_atoms}")
-        if not 0 <= self.guidance <= 50:
-            raise ValueError(f"guidance must be in 0..50, got {self.guidance}")
+        check_guidance(self.guidance)
 
 
 @dataclass
@@ -159,8 +158,7 @@ class Uni3DARConfig:
         for name in ("tree_dropout", "rotation_prob", "crystal_shift_prob"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
-        if not 0 <= self.condition_dropout < 1:
-            raise ValueError(f"condition_dropout must be in [0, 1), got {self.condition_dropout}")
+        check_condition_dropout(self.condition_dropout)
 
     @property
     def hidden(self) -> int:

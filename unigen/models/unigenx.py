@@ -49,7 +49,7 @@ from torch import Tensor, nn
 
 from unigen.backbone import Backbone, BackboneConfig
 from unigen.backbone.kv_cache import KVCache
-from unigen.conditioning import condition_dim, mix_guided
+from unigen.conditioning import check_condition_dropout, check_guidance, condition_dim, mix_guided
 from unigen.data.keys import COND, IS_SLOT, SLOT_VALUES, TOKENS
 from unigen.heads import DiffusionHead, TokenHead
 from unigen.models.registry import (
@@ -104,8 +104,7 @@ class UniGenXSampling:
             raise ValueError(f"clip_x0 must be >= 0 (0: off), got {self.clip_x0}")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must lie in (0, 1], got {self.top_p}")
-        if not 0 <= self.guidance <= 50:
-            raise ValueError(f"guidance must be in 0..50, got {self.guidance}")
+        check_guidance(self.guidance)
 
 
 @dataclass
@@ -137,8 +136,7 @@ class UniGenXConfig:
             raise ValueError(f"diff_mul must be >= 1, got {self.diff_mul}")
         if self.sampling.steps > self.num_train_steps:
             raise ValueError(f"sampling.steps ({self.sampling.steps}) exceeds num_train_steps")
-        if not 0 <= self.condition_dropout < 1:
-            raise ValueError(f"condition_dropout must be in [0, 1), got {self.condition_dropout}")
+        check_condition_dropout(self.condition_dropout)
 
 
 @register_family("unigenx")
