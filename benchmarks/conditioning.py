@@ -66,6 +66,11 @@ def _formula(atomic_numbers) -> tuple:
     return tuple(sorted((z, n // common) for z, n in counts.items()))
 
 
+def _shown(value) -> str:
+    """A summary value, or "n/a" where the record kind has none (crystals: no valency correction)."""
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def _distance(values: np.ndarray, target: float) -> tuple[float, float]:
     """Mean |value - target| over the values found, and the share found."""
     found = ~np.isnan(values)
@@ -110,12 +115,15 @@ def main() -> None:
         mae, found = _distance(property_values(result, name, lookup), value)
         spread, found_base = _distance(property_values(baseline, name, lookup), value)
         raw, corrected = (
-            "/".join(f"{run.summary.get(key, 0.0):.3f}" for run in (result, baseline))
+            "/".join(_shown(run.summary.get(key)) for run in (result, baseline))
             for key in ("validity_wo_correction", "validity")
         )
-        unique = result.summary.get("uniqueness", 0.0)
+        unique = _shown(result.summary.get("uniqueness"))
+        if lookup is not None:  # crystals: the share of distinct formulas among the samples
+            formulas = {_formula(r.atomic_numbers) for r in result.records}
+            unique = f"{len(formulas) / max(len(result.records), 1):.3f} (formulas)"
         shares = f"{found:.3f}/{found_base:.3f}"
-        print(f"{item} | {mae:.3f} | {spread:.3f} | {shares} | {raw} | {corrected} | {unique:.3f}")
+        print(f"{item} | {mae:.3f} | {spread:.3f} | {shares} | {raw} | {corrected} | {unique}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """unigen.conditioning: property values, condition dropout, guidance, targets; PARD end to end."""
 
+import copy
+
 import pytest
 import torch
 from rdkit import Chem
@@ -301,25 +303,30 @@ def test_a_datasets_numeric_column_is_a_property_and_bookkeeping_is_not():
         cond.record_value(crystal, "record")
 
 
+def _alternating_p(low, high) -> list:
+    """16 records: copies of ``low`` with property p = 0 and of ``high`` with p = 1, alternating."""
+    records = [copy.deepcopy(r) for r in [low, high] * 8]
+    for k, record in enumerate(records):
+        record.meta["p"] = float(k % 2)
+    return records
+
+
 def _unigenx(steps=0, conditions=("p",)):
     """A tiny UniGenX on 16 cubic perovskites: SrTiO3 with p = 0, KNbO3 with p = 1."""
     from tests.models.test_unigenx import perovskite, tiny_model
 
-    records = [perovskite(38, 22, 3.905), perovskite(19, 41, 4.02)] * 8
-    for k, crystal in enumerate(records):
-        crystal.meta["p"] = float(k % 2)
+    records = _alternating_p(perovskite(38, 22, 3.905), perovskite(19, 41, 4.02))
     torch.manual_seed(0)
     model = tiny_model(records, conditions=list(conditions))
     return _trained(model, records, steps)
 
 
-def test_a_conditioned_unigenx_stores_ranges_and_reloads_from_its_card():
-    from unigen.models.unigenx import UniGenX
-
-    model, batch = _unigenx()
+@pytest.mark.parametrize("build", ["_unigenx", "_uni3dar"])
+def test_conditioned_autoregressive_families_store_ranges_and_reload_from_their_cards(build):
+    model, batch = globals()[build]()
     assert model.card_state()["conditions"]["names"] == ["p"] and batch["cond"].shape == (16, 1)
     assert model.backbone.config.cond_dim == 2
-    again = UniGenX(model.config, model.card_state())
+    again = type(model)(model.config, model.card_state())
     again.load_state_dict(model.state_dict())
 
 
@@ -371,22 +378,10 @@ def _uni3dar(steps=0, conditions=("p",)):
     from unigen.structures import Molecule3D
 
     bent = np.array([[0.0, 0.0, 0.0], [1.3, 0.0, 0.0], [1.9, 1.1, 0.0]])
-    records = [Molecule3D([6, 6, 6], bent), Molecule3D([8, 8, 8], bent)] * 8
-    for k, molecule in enumerate(records):
-        molecule.meta["p"] = float(k % 2)
+    records = _alternating_p(Molecule3D([6, 6, 6], bent), Molecule3D([8, 8, 8], bent))
     torch.manual_seed(0)
     model = tiny_model(records, conditions=list(conditions), rotation_prob=0.0, **NO_DROPOUT)
     return _trained(model, records, steps)
-
-
-def test_a_conditioned_uni3dar_stores_ranges_and_reloads_from_its_card():
-    from unigen.models.uni3dar import Uni3DAR
-
-    model, batch = _uni3dar()
-    assert model.card_state()["conditions"]["names"] == ["p"] and batch["cond"].shape == (16, 1)
-    assert model.backbone.config.cond_dim == 2
-    again = Uni3DAR(model.config, model.card_state())
-    again.load_state_dict(model.state_dict())
 
 
 def test_the_property_condition_steers_uni3dar_atom_types():
