@@ -252,6 +252,18 @@ def guided(forward: Callable, cond: torch.Tensor | None, weight: float):
     return tuple(mix_guided(c, u, weight) for c, u in zip(conditional, unconditional))
 
 
+def doubled(cond: torch.Tensor) -> torch.Tensor:
+    """(n, 2k) -> (2n, 2k): the conditional rows, then the same rows unconditional (all not given),
+    for families that guide by running both halves in one batch (``side_by_side``, ``mix_guided``)."""
+    return torch.cat([cond, torch.zeros_like(cond)])
+
+
+def side_by_side(h: torch.Tensor) -> torch.Tensor:
+    """(2n, d) states of a ``doubled`` batch -> (n, 2d): each row's conditional and unconditional
+    halves next to each other, so a sampler that knows nothing of guidance still sees n rows."""
+    return torch.cat(h.chunk(2), dim=-1)
+
+
 def mix_guided(conditional: torch.Tensor, unconditional: torch.Tensor, weight: float) -> torch.Tensor:
     """``unconditional + weight * (conditional - unconditional)`` (for families that run both
     halves in one doubled batch instead of through :func:`guided`)."""

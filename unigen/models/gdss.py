@@ -51,7 +51,7 @@ from unigen.conditioning import (
     parse_range,
     size_range,
 )
-from unigen.data.keys import ADJ, COND, NODE_MASK, X
+from unigen.data.keys import ADJ, NODE_MASK, X
 from unigen.heads import NodeScoreHead, PairScoreHead
 from unigen.models.gdss_inference import ChunkedScores, FusedScores, supports
 from unigen.models.registry import FamilyModel, molecule_vocabulary, register_family, unknown_elements
@@ -396,8 +396,8 @@ class GDSS(FamilyModel):
         return {X: x, ADJ: adj, NODE_MASK: node_mask, **self.example_condition(record)}
 
     def collate(self, examples: list[dict]) -> dict:
-        keys = (X, ADJ, NODE_MASK, COND) if COND in examples[0] else (X, ADJ, NODE_MASK)
-        return {key: torch.stack([e[key] for e in examples]) for key in keys}
+        batch = {key: torch.stack([e[key] for e in examples]) for key in (X, ADJ, NODE_MASK)}
+        return {**batch, **self.collated_condition(examples)}
 
     # -- training ----------------------------------------------------------------------
 

@@ -62,7 +62,7 @@ from unigen.conditioning import (
     parse_range,
     size_range,
 )
-from unigen.data.keys import ATOM_TYPES, BLOCK_ID, BONDS, COND, NODE_MASK
+from unigen.data.keys import ATOM_TYPES, BLOCK_ID, BONDS, NODE_MASK
 from unigen.models.registry import FamilyModel, molecule_vocabulary, register_family, unknown_elements
 from unigen.processes.discrete import CategoricalDiffusion
 from unigen.samplers.block_ar import BlockGraph
@@ -574,8 +574,7 @@ class PARD(FamilyModel):
                 batch[key][i, :k] = e[key]
             for key in (BLOCK_SIZES, BLOCK_DEGREES):
                 batch[key][i, :m] = e[key]
-        if COND in examples[0]:
-            batch[COND] = torch.stack([e[COND] for e in examples])
+        batch.update(self.collated_condition(examples))
         return batch
 
     # -- training ----------------------------------------------------------------------

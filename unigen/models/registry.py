@@ -171,6 +171,14 @@ class FamilyModel(torch.nn.Module):
 
         return {COND: standardised(record, fitted)}
 
+    @staticmethod
+    def collated_condition(examples: list[dict]) -> dict:
+        """``{COND: (B, k)}`` stacked from examples that carry one (``example_condition``), else ``{}``:
+        what ``collate`` adds to its batch."""
+        from unigen.data.keys import COND
+
+        return {COND: torch.stack([e[COND] for e in examples])} if COND in examples[0] else {}
+
     def training_condition(self, batch: dict, dtype=torch.float32) -> torch.Tensor | None:
         """(B, 2k) property conditions with condition dropout (``config.condition_dropout``), or
         None for an unconditional model."""

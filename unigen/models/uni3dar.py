@@ -58,8 +58,15 @@ from torch import Tensor, nn
 
 from unigen.backbone import Backbone, BackboneConfig
 from unigen.backbone.kv_cache import KVCache
-from unigen.conditioning import check_condition_dropout, check_guidance, condition_dim, mix_guided
-from unigen.data.keys import COND, FINE, LEVEL, NODE_MASK, POS, TARGET_FINE, TARGET_TOKENS, TOKENS, TREE
+from unigen.conditioning import (
+    check_condition_dropout,
+    check_guidance,
+    condition_dim,
+    doubled,
+    mix_guided,
+    side_by_side,
+)
+from unigen.data.keys import FINE, LEVEL, NODE_MASK, POS, TARGET_FINE, TARGET_TOKENS, TOKENS, TREE
 from unigen.errors import UnigenError
 from unigen.heads import TaskHead
 from unigen.models.registry import (
@@ -372,9 +379,7 @@ class Uni3DAR(FamilyModel):
         if self.training and self.config.tree_dropout > 0:
             masked = [self._drop_tree_nodes(m) for m in masked]
         batch = self._pad(masked)
-        if COND in examples[0]:
-            batch[COND] = torch.stack([e[COND] for e in examples])
-        return batch
+        return {**batch, **self.collated_condition(examples)}
 
     def _augmentation(self, records) -> tuple[np.ndarray, np.ndarray]:
         """Per-structure rotations (B, 3, 3) and translations (B, 3) A, from torch's random state;
@@ -638,7 +643,7 @@ class _Decoder:
         self.model, self.options = model, options
         self.guidance = options.guidance if cond is not None else 1.0
         if self.guidance != 1.0:
-            cond = torch.cat([cond, torch.zeros_like(cond)])
+            cond = doubled(cond)
         self.cond = cond
         self.cache = KVCache() if options.kv_cache else None
         self.history: Tokens | None = None  # every token fed so far (the leaf context, uncached runs)
@@ -658,7 +663,7 @@ class _Decoder:
         h = self.model.hidden(tokens.ids, tokens.fine, tokens.level, tokens.tree, tokens.pos,
                               node_mask=tokens.valid, cache=self.cache, history=history,
                               cond=self.cond)  # fmt: skip
-        return h[:, -1] if self.guidance == 1.0 else torch.cat(h[:, -1].chunk(2), dim=-1)
+        return h[:, -1] if self.guidance == 1.0 else side_by_side(h[:, -1])
 
     def _guided(self, h: Tensor, logits_of) -> Tensor:
         """``logits_of(states)``, mixed over the conditional and unconditional halves when guided."""

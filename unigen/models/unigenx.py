@@ -49,7 +49,14 @@ from torch import Tensor, nn
 
 from unigen.backbone import Backbone, BackboneConfig
 from unigen.backbone.kv_cache import KVCache
-from unigen.conditioning import check_condition_dropout, check_guidance, condition_dim, mix_guided
+from unigen.conditioning import (
+    check_condition_dropout,
+    check_guidance,
+    condition_dim,
+    doubled,
+    mix_guided,
+    side_by_side,
+)
 from unigen.data.keys import COND, IS_SLOT, SLOT_VALUES, TOKENS
 from unigen.heads import DiffusionHead, TokenHead
 from unigen.models.registry import (
@@ -253,8 +260,7 @@ class UniGenX(FamilyModel):
             n = len(e[TOKENS])
             for key in (TOKENS, IS_SLOT, SLOT_VALUES):
                 batch[key][i, :n] = e[key]
-        if COND in examples[0]:
-            batch[COND] = torch.stack([e[COND] for e in examples])
+        batch.update(self.collated_condition(examples))
         return batch
 
     def _slot_kind(self, num_slots: int, device) -> Tensor:
@@ -355,7 +361,7 @@ class UniGenX(FamilyModel):
         device = self.slot_mean.device
         guided = cond is not None and options.guidance != 1.0
         if guided:
-            cond = torch.cat([cond, torch.zeros_like(cond)])
+            cond = doubled(cond)
         max_atoms = int(self.state["max_atoms"])
         allowed = torch.zeros(self.tokenizer.vocab_size, dtype=torch.bool, device=device)
         allowed[torch.from_numpy(self.tokenizer.element_ids(self.elements)).to(device)] = True
@@ -475,7 +481,7 @@ class _Decoder:
         self.model, self.kv_cache = model, kv_cache
         self.guidance = guidance if cond is not None else 1.0
         if self.guidance != 1.0:
-            elements, cond = torch.cat([elements, elements]), torch.cat([cond, torch.zeros_like(cond)])
+            elements, cond = torch.cat([elements, elements]), doubled(cond)
         self.cond = cond
         n, device = len(elements), elements.device
         bos = torch.full((n, 1), BOS, dtype=torch.long, device=device)
@@ -516,4 +522,4 @@ class _Decoder:
 
     def _run(self, tokens, is_slot, values, mask) -> Tensor:
         h = self.model.hidden(tokens, is_slot, values, node_mask=mask, cache=self.cache, cond=self.cond)
-        return h[:, -1] if self.guidance == 1.0 else torch.cat(h[:, -1].chunk(2), dim=-1)
+        return h[:, -1] if self.guidance == 1.0 else side_by_side(h[:, -1])
