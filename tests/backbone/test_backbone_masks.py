@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from unigen.backbone.masks import TokenMeta, dense_meta, dense_visibility, edge_visibility
+from unigen.backbone.pair import restricted_product
 
 
 def test_causal_with_padding():
@@ -51,3 +52,18 @@ def test_bad_mode_and_missing_blocks():
         dense_visibility("bidirectional", meta)
     with pytest.raises(ValueError, match="needs block_id"):
         dense_visibility("block_causal", meta)
+
+
+def test_restricted_product_sums_over_k_that_either_node_may_read():
+    """PPGN's product over the block-causal reach equals the sum written out over k."""
+    torch.manual_seed(0)
+    u, v = torch.randn(2, 3, 5, 5, dtype=torch.float64), torch.randn(2, 3, 5, 5, dtype=torch.float64)
+    reach = torch.rand(2, 5, 5) < 0.5
+    expected = torch.zeros_like(u)
+    for i in range(5):
+        for j in range(5):
+            for k in range(5):
+                either = (reach[:, i, k] | reach[:, j, k]).to(u.dtype).unsqueeze(1)
+                expected[..., i, j] += u[..., i, k] * v[..., k, j] * either
+    assert torch.allclose(restricted_product(u, v, reach), expected, atol=1e-12)
+    assert torch.allclose(restricted_product(u, v, None), u @ v)

@@ -312,6 +312,17 @@ def test_progress_ticks_match_num_sampling_steps():
     assert model.num_sampling_steps(model.sampling_options()) == (model.state["max_blocks"] + 3) * 10
 
 
+def test_a_batch_sampled_in_chunks_reports_one_run_of_ticks_and_keeps_sizes():
+    model = _model(_molecules()).eval()
+    options = model.sampling_options(steps=2, max_blocks=3, chunk=2, num_atoms=2)
+    seen = []
+    raw = model.sample(5, generator=torch.Generator().manual_seed(0), options=options, progress=seen.append)
+    assert len(seen) == model.num_sampling_steps(options) == 6  # 3 chunks, thinned to one run
+    assert raw[NODE_MASK].shape[0] == 5 and raw[NODE_MASK].sum(1).tolist() == [2] * 5
+    with pytest.raises(UsageError, match="chunk must be >= 0"):
+        model.sampling_options(chunk=-1)
+
+
 def test_state_marginals_hashes_and_unknown_atoms():
     model = _model(_molecules(), noise="marginal")
     node_m, edge_m = model.state["node_marginal"], model.state["edge_marginal"]
@@ -351,6 +362,13 @@ def test_overfitted_model_generates_the_training_graphs(trained_graph_model):
     )
     assert hits >= 26, f"only {hits} of 32 samples are training graphs"
     assert model.path_agreement(raw) >= 0.6  # PARD's diagnostic: generated graphs re-decompose as generated
+    chunked = model.sample(
+        32, generator=torch.Generator().manual_seed(1), options=model.sampling_options(chunk=6)
+    )
+    hits = sum(
+        any(nx.is_isomorphic(convert.graph_to_networkx(g), h) for h in train) for g in model.decode(chunked)
+    )
+    assert hits >= 26, f"chunks of 6: only {hits} of 32 samples are training graphs"
 
 
 def test_size_head_stops_exactly_after_the_last_block(trained_graph_model):

@@ -67,14 +67,14 @@ def restricted_product(u: Tensor, v: Tensor, reach: Tensor | None) -> Tensor:
     """Channel-wise ``M_ij = sum_k U_ik V_kj [C(i,k) or C(j,k)]``.
 
     Shapes: ``u, v (B, c, N, N)``; ``reach (B, N, N)`` bool, ``C(i, k)`` = "i may read k",
-    or None for no restriction. Uses PARD's inclusion-exclusion
-    ``(U*C) V + U (V*C^T) - (U*C)(V*C^T)``: three matmuls instead of one.
+    or None for no restriction. PARD's inclusion-exclusion ``(U*C) V + U (V*C^T) - (U*C)(V*C^T)``
+    with its last two terms merged, ``(U*C) V + (U - U*C)(V*C^T)``: two matmuls (unrestricted: one).
     """
     if reach is None:
         return u @ v
     c = reach.unsqueeze(1).to(u.dtype)
-    uc, vc = u * c, v * c.transpose(-1, -2)
-    return uc @ v + u @ vc - uc @ vc
+    uc = u * c
+    return uc @ v + (u - uc) @ (v * c.transpose(-1, -2))
 
 
 class PPGNUpdate(nn.Module):
