@@ -13,7 +13,6 @@ job that runs past it grows the total instead of reporting more than 100 %.
 
 from __future__ import annotations
 
-import itertools
 import sys
 import time
 
@@ -83,12 +82,3 @@ class LineProgress(NoProgress):
             line += f", ~{elapsed * (self.total - self.done) / self.done:.0f} s left"
         print(line, file=self.stream, flush=True)
         self.printed = True
-
-
-def thinned(progress, every: int):
-    """``progress`` called on one tick in ``every`` (None stays None): a sampler run ``every``
-    times over parts of a batch then reports the ticks of one run, which the bar was sized for."""
-    if progress is None or every == 1:
-        return progress
-    calls = itertools.count(1)
-    return lambda tick: progress(tick) if next(calls) % every == 0 else None

@@ -65,9 +65,8 @@ from unigen.conditioning import (
 from unigen.data.keys import ATOM_TYPES, BLOCK_ID, BONDS, NODE_MASK
 from unigen.models.registry import FamilyModel, molecule_vocabulary, register_family, unknown_elements
 from unigen.processes.discrete import CategoricalDiffusion
-from unigen.progress import thinned
 from unigen.samplers.block_ar import BlockGraph
-from unigen.samplers.registry import get_sampler, sampler_names
+from unigen.samplers.registry import get_sampler, sampler_names, thinned
 from unigen.structures import Graph, MolGraph
 from unigen.tokenizers.blocks import BlockDecomposition, block_decomposition
 

@@ -8,6 +8,7 @@ exactly the samplers of its kind and a wrong name lists the valid ones.
 from __future__ import annotations
 
 import functools
+import itertools
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -57,3 +58,12 @@ def _load_builtin() -> None:
     import unigen.samplers.octree_ar  # noqa: F401  (registers octree)
     import unigen.samplers.pc  # noqa: F401  (registers pc, euler, euler-langevin, s4)
     import unigen.samplers.slot_ar  # noqa: F401  (registers ddpm, ddim)
+
+
+def thinned(progress, every: int):
+    """``progress`` called on one tick in ``every`` (None stays None): a sampler run ``every``
+    times over parts of a batch then reports the ticks of one run, which the bar was sized for."""
+    if progress is None or every == 1:
+        return progress
+    calls = itertools.count(1)
+    return lambda tick: progress(tick) if next(calls) % every == 0 else None
