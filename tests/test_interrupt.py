@@ -23,7 +23,15 @@ def test_ctrl_c_stops_score_with_two_workers_within_seconds(tmp_path):
     out_json = tmp_path / "scores.json"
     command = [sys.executable, "-m", "unigen.cli", "score", str(smiles), "-j", "2", "--no-progress",
                "--json", str(out_json)]  # fmt: skip
-    process = subprocess.Popen(command, start_new_session=True, stderr=subprocess.PIPE, text=True)
+    # a job started in the background (``cmd &``) inherits SIGINT ignored, and so would the CLI:
+    # give it the default disposition, as a terminal's foreground job has
+    process = subprocess.Popen(
+        command,
+        start_new_session=True,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 60
     while len(psutil.Process(process.pid).children()) < 2:  # wait for the two pool workers
         assert process.poll() is None and time.monotonic() < deadline, "the pool never started"
