@@ -699,6 +699,7 @@ class PARD(FamilyModel):
         over ``max_nodes`` slots (real nodes first); ``decode`` makes records of it."""
         steps, device = options.steps or self.config.num_steps, self.first_size_logits.device
         run = get_sampler(options.sampler, "block_ar")
+        processes = self.node_process.with_steps(steps), self.edge_process.with_steps(steps)
         cond = self.sampling_condition(n, conditions, generator, device)
         num_nodes = self._sampling_sizes(n, options, generator)
         chunk = options.chunk or self._auto_chunk(n, device)
@@ -709,8 +710,7 @@ class PARD(FamilyModel):
             rows = slice(start, min(start + chunk, n))
             graph = run(
                 _Guided(self, None if cond is None else cond[rows], options.guidance),
-                self.node_process.with_steps(steps),
-                self.edge_process.with_steps(steps),
+                *processes,
                 rows.stop - start,
                 self.max_nodes,
                 self.max_blocks(options),
@@ -719,17 +719,7 @@ class PARD(FamilyModel):
                 progress=progress,
                 num_nodes=None if num_nodes is None else num_nodes[rows],
             )
-            real = graph.real
-            pair_real = real.unsqueeze(2) & real.unsqueeze(1)
-            parts.append(
-                {
-                    ATOM_TYPES: (graph.node_types * real).cpu(),
-                    BONDS: (graph.edge_types * pair_real).cpu(),
-                    NODE_MASK: real.cpu(),
-                    BLOCK_ID: (graph.block_id * real).cpu(),
-                    BLOCK_DEGREE: (graph.block_degree * real).cpu(),
-                }
-            )
+            parts.append(_raw_tensors(graph))
         return {key: torch.cat([part[key] for part in parts]) for key in parts[0]}
 
     def _auto_chunk(self, n: int, device) -> int:
@@ -787,6 +777,19 @@ class _Guided:
 
     def rows(self, index: Tensor) -> "_Guided":
         return _Guided(self.model, None if self.cond is None else self.cond[index], self.weight)
+
+
+def _raw_tensors(graph: BlockGraph) -> dict:
+    """A sampled batch as ``PARD.sample``'s raw dict on the CPU, zero off the real nodes."""
+    real = graph.real
+    pair_real = real.unsqueeze(2) & real.unsqueeze(1)
+    return {
+        ATOM_TYPES: (graph.node_types * real).cpu(),
+        BONDS: (graph.edge_types * pair_real).cpu(),
+        NODE_MASK: real.cpu(),
+        BLOCK_ID: (graph.block_id * real).cpu(),
+        BLOCK_DEGREE: (graph.block_degree * real).cpu(),
+    }
 
 
 _CPU_PAIR_BUDGET = 1 << 19  # floats of pair states per chunk on CPU (2 MiB in float32)
