@@ -11,6 +11,7 @@ half-written file.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -62,6 +63,12 @@ def cli():
 def main(argv=None) -> int:
     """Console-script entry point: run the CLI, turning errors into one-line messages."""
     from unigen.errors import UnigenError
+
+    # torch backs CPU tensors of >= 2 MiB with transparent huge pages when this is set before its
+    # first allocation (no torch import happens before this line): a GDSS grid training step (8
+    # graphs of 361 nodes) took 4.6 s instead of 6.5 s on the development VM, with a third of the
+    # system time (page faults of fresh large tensors). A user's own setting wins.
+    os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
     try:
         cli.main(args=argv, standalone_mode=False)

@@ -74,6 +74,29 @@ def test_chunks_and_threads_give_identical_scores():
         assert torch.equal(a, b)
 
 
+def test_traced_scores_are_the_eager_values_bit_for_bit():
+    model = _model(dtype=torch.float32)
+    x, adj, mask, t = (v.float() for v in _inputs(model, b=24))
+    fused = FusedScores(model)
+    assert all(p.requires_grad for p in model.parameters())  # the fused copies are frozen, not the model
+    with torch.no_grad():
+        masks = fused.prepare(mask)
+        eager = fused(x, adj, masks, t)
+        traced = fused.traced(x, adj, masks, t)
+        again = fused.traced(x + 0.5, adj, masks, t * 0.5)  # the trace reads its inputs, not constants
+        expected_again = fused(x + 0.5, adj, masks, t * 0.5)
+        with ChunkedScores(fused, mask, chunk=5, threads=2) as pooled:  # traced in worker threads too
+            pooled_out = pooled(x, adj, t)
+            chunks = [fused(x[i:j], adj[i:j], fused.prepare(mask[i:j]), t[i:j]) for i, j in pooled.spans]
+    assert len(fused._traced) == 3  # one trace per chunk shape: 24 graphs, chunks of 5 and the last of 4
+    eager_chunks = [torch.cat([c[k] for c in chunks]) for k in range(2)]
+    for expected, got in ((eager, traced), (eager_chunks, pooled_out)):
+        for a, b in zip(expected, got):
+            assert torch.equal(a, b)
+    for a, b in zip(expected_again, again):
+        assert torch.equal(a, b)
+
+
 def test_sampling_uses_the_fused_path_with_the_modules_values(monkeypatch):
     model = _model(dtype=torch.float32)
     options = model.sampling_options(sampler="pc", steps=4)

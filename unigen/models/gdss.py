@@ -149,10 +149,10 @@ class GDSSSampling:
         may still drop a node it decodes as no atom type (or, for graphs, an isolated node).
     guidance: classifier-free guidance weight w of a conditioned model (1: plain conditional).
     compile: ``torch.compile`` the score networks (needs a C++ compiler on CPU; on CPU the fused
-        networks of ``unigen.models.gdss_inference``). On the 2-core VM a score evaluation got
-        ~1.6x faster than the eager fused path after ~25-35 s of compiling in a fresh process (~3 s
-        once torch's compile cache holds it): it pays from about 1,000 molecules x 1,000 PC steps,
-        not for the 100-step default (benchmarks/RESULTS.md, issue 16).
+        networks of ``unigen.models.gdss_inference``, which otherwise run traced). On the 2-core VM
+        at two threads a score evaluation got ~1.25x faster than the traced default after ~18 s of
+        compiling in a fresh process: 1,000 molecules x 1,000 PC steps gain ~8 % net; not worth it
+        for the 100-step default (benchmarks/RESULTS.md, issue 16).
     """
 
     sampler: str = "pc"

@@ -16,7 +16,8 @@ fewer passes over the pair states:
 * the adjacency powers computed once for both networks; residual adds and biases inside matrix
   products; channel means of the pair LayerNorms as matrix products.
 
-:class:`ChunkedScores` runs it over cache-sized chunks of a batch, on one or more threads.
+:class:`ChunkedScores` runs it traced (``torch.jit.trace``: no Python per operator, the GIL
+released) over cache-sized chunks of a batch, on one or more threads.
 The arithmetic is the backbone's channels-first inference path (pair states ``(p, B, N, N)``,
 attention scores ``(key, H, B, query)``); values agree with ``GDSS.scores`` to float rounding
 (sums run in another order), which ``tests/models/test_gdss_inference.py`` checks.
@@ -24,9 +25,11 @@ attention scores ``(key, H, B, query)``); values agree with ``GDSS.scores`` to f
 
 from __future__ import annotations
 
+import copy
 import math
+import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F
@@ -131,15 +134,41 @@ class FusedScores:
         if not supports(model):
             raise ValueError("FusedScores supports the GDSS backbone configuration only (see supports)")
         self.sdes = (model.sde_x, model.sde_adj)
+        # frozen copies: weights that need no grad can be constants of a trace, and the copies
+        # cannot change under this object when the model trains on
+        net_x, net_adj = (copy.deepcopy(net).requires_grad_(False) for net in (model.net_x, model.net_adj))
         with torch.no_grad():
-            self.nets = (_Net(model.net_x, "node"), _Net(model.net_adj, "pair"))
-        self._compiled = None
+            self.nets = (_Net(net_x, "node"), _Net(net_adj, "pair"))
+        self._compiled, self._traced = None, {}
 
     def compiled(self):
-        """This function through ``torch.compile`` (fixed shapes; compiled at its first call)."""
+        """This function through ``torch.compile`` (fixed shapes; compiled at its first call).
+        Single-threaded kernels under a C++ wrapper: chunk threads then run them side by side
+        (the default Python wrapper holds the GIL, and its kernels' own OpenMP threads would
+        compete with the chunk threads)."""
         if self._compiled is None:
-            self._compiled = torch.compile(self.__call__, dynamic=False)
+            options = {"cpp_wrapper": True, "cpp.threads": 1}
+            self._compiled = torch.compile(self.__call__, dynamic=False, options=options)
         return self._compiled
+
+    def traced(self, x: Tensor, adj: Tensor, masks: ChunkMasks, t: Tensor) -> tuple[Tensor, Tensor]:
+        """This function through ``torch.jit.trace``, one trace per chunk shape (kept; tracing runs
+        the function once). The interpreter runs the ~1,500 operators of a chunk from C++ with the
+        GIL released, so chunk threads scale: on two cores 1.97x over one thread against ~1.6x for
+        the Python calls (benchmarks/RESULTS.md). There is no branch on tensor values to freeze.
+        The graph executor's optimisations stay off: they split ``addmm`` into ``mm`` + ``add``,
+        which gains nothing and changes the last bits; without them the values are the eager ones."""
+        args = (x, adj, t, *(getattr(masks, f.name) for f in fields(ChunkMasks)))
+        key = tuple(tuple(a.shape) for a in args)
+        with torch.jit.optimized_execution(False), torch.no_grad():
+            if key not in self._traced:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # TracerWarnings on Python ints taken from shapes
+                    self._traced[key] = torch.jit.trace(self._flat, args, check_trace=False)
+            return self._traced[key](*args)
+
+    def _flat(self, x, adj, t, *masks):
+        return self(x, adj, ChunkMasks(*masks), t)
 
     @staticmethod
     def prepare(node_mask: Tensor) -> ChunkMasks:
@@ -238,8 +267,9 @@ class ChunkedScores:
     chunks are spread over that many Python threads, each running its operators on one torch
     thread (``torch.set_num_threads(1)`` inside the ``with`` block, restored after): the threads
     synchronise once per score evaluation, not at each of the ~1,500 small operators of a chunk,
-    so a core shared with another job slows its own chunks only. ``compiled``: the fused
-    function through ``torch.compile`` (one shape: the last chunk is padded with copies of a graph).
+    so a core shared with another job slows its own chunks only. The fused function runs traced
+    (:meth:`FusedScores.traced`), or with ``compiled`` through ``torch.compile`` (one shape: the
+    last chunk is padded with copies of a graph).
     Values do not depend on ``threads`` or ``chunk``: each graph's score is its own.
 
         with ChunkedScores(FusedScores(model), node_mask, chunk=128, threads=2) as scores:
@@ -252,9 +282,9 @@ class ChunkedScores:
         self.size = size = max(1, min(chunk, math.ceil(n / self.threads)))
         self.spans = [(i, min(i + size, n)) for i in range(0, n, size)]
         self.compiled = compiled
-        self.fn, self.fused = fused.compiled() if compiled else fused, fused
+        self.fn, self.fused = fused.compiled() if compiled else fused.traced, fused
         self.masks = [self.fused.prepare(self._pad(node_mask[i:j])) for i, j in self.spans]
-        self.pool, self._threads_before, self._warm = None, None, not compiled
+        self.pool, self._threads_before, self._warm = None, None, False
 
     def __enter__(self):
         if self.threads > 1:
@@ -281,7 +311,7 @@ class ChunkedScores:
             out = self.fn(self._pad(x[i:j]), self._pad(adj[i:j]), self.masks[k], self._pad(t[i:j]))
             return [o[: j - i] for o in out]
 
-        first = 0 if self.pool is None or self._warm else 1  # compiled: compiles at its first call
+        first = 0 if self.pool is None or self._warm else 1  # traced / compiled at the first call
         parts = [one(k) for k in range(first)]
         rest = range(first, len(self.spans))
         parts += list(self.pool.map(one, rest)) if self.pool is not None else [one(k) for k in rest]
