@@ -700,7 +700,7 @@ class PARD(FamilyModel):
         steps, device = options.steps or self.config.num_steps, self.first_size_logits.device
         run = get_sampler(options.sampler, "block_ar")
         processes = self.node_process.with_steps(steps), self.edge_process.with_steps(steps)
-        cond = self.sampling_condition(n, conditions, generator, device)
+        guided = _Guided(self, self.sampling_condition(n, conditions, generator, device), options.guidance)
         num_nodes = self._sampling_sizes(n, options, generator)
         chunk = options.chunk or self._auto_chunk(n, device)
         starts = range(0, n, chunk)
@@ -709,7 +709,7 @@ class PARD(FamilyModel):
         for start in starts:
             rows = slice(start, min(start + chunk, n))
             graph = run(
-                _Guided(self, None if cond is None else cond[rows], options.guidance),
+                guided.rows(rows),
                 *processes,
                 rows.stop - start,
                 self.max_nodes,
