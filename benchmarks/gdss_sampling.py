@@ -23,13 +23,19 @@ Timed: its sampling loop alone (the ``pc_sampler`` call; networks built beforeha
 unigen's whole ``generate`` (sampling, decoding, valency correction, summary) with the same
 sampler settings, same batch (``--batch-size`` molecules, one batch; ``-n`` is not used), same
 thread count, alternately, ``--repeats`` times each after a 2-step warm-up of each (not counted;
-it holds unigen's compiling with ``--compile``, printed); the reference's progress bar is
+it holds unigen's compiling with ``--kernel compile``, printed); the reference's progress bar is
 silenced. Printed: both mol/s (best and median) and their ratio. ``--timing-steps K`` runs K steps on both sides and
 extrapolates to the config's steps (per-step cost is constant: the reference loop linearly;
 unigen as its whole K-step run plus (steps / K - 1) times its K-step sampling time, so decoding
 and summary count once). Without ``--reference-dir``, ``--reference`` prints the measurement quoted
 in issue 16 (1,000 QM9 molecules in 839 CPU-seconds of the reference loop, one thread, another
 load), labelled as a quoted number, not a run made by this script.
+
+``--same-seed OTHER``: instead of the table, for each config draw ``n`` molecules with ``--kernel``
+and with kernel ``OTHER`` (same seed, same batches) and print how many decoded graphs are
+identical (atoms and bond orders, before valency correction), with each side's validity without
+correction: the native kernel's values differ from the torch path's in the last bits, so a
+trajectory can tip.
 
 ``--profile``: instead of sampling ``n``, run one step of each config at ``--batch-size`` under
 ``torch.profiler`` and print the per-operator table (self CPU time).
@@ -49,10 +55,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from unigen.checkpoint import load
+from unigen.chem.summary import summarise
+from unigen.distributed import batch_seed
 from unigen.generation import generate
+from unigen.models.gdss_inference import KERNELS, resolve_kernel
 
 REFERENCE_SECONDS_PER_1000 = 839.0  # issue 16: reference GDSS, PC 1,000 steps, one thread
 ISSUE_UNIGEN_SECONDS_PER_1000 = 790.0  # issue 16: unigen 7e145df, same run as the reference
@@ -145,10 +155,10 @@ def side_by_side(model, ref: dict, args) -> None:
     k, n = args.timing_steps or steps, args.batch_size
     node_mask = model.sample_node_mask(n, torch.Generator().manual_seed(0))
     run_reference, options = reference_pc(ref, node_mask, k)
-    options["compile"] = args.compile
+    options["kernel"] = args.kernel
     print(
         f"side by side: batch {n}, threads {torch.get_num_threads()}, PC {steps} steps (snr {options['snr']}, "
-        f"scale_eps {options['scale_eps']}, eps {options['eps']}), unigen compile {args.compile}, "
+        f"scale_eps {options['scale_eps']}, eps {options['eps']}), unigen kernel {_kernel_label(args.kernel)}, "
         f"{args.repeats} alternating repeats; "
         + (f"timed at {k} steps, extrapolated x{steps / k:g}" if k != steps else "not extrapolated")
     )
@@ -166,6 +176,37 @@ def side_by_side(model, ref: dict, args) -> None:
             f"  {label:>6s}: reference {ref_rate:7.3f} mol/s   unigen {uni_rate:7.3f} mol/s   "
             f"unigen / reference = {uni_rate / ref_rate:.2f}x"
         )
+
+
+def same_seed(model, sampler: str, steps: int, args) -> None:
+    """Decoded graphs of one seed with ``args.kernel`` and with ``args.same_seed``, compared."""
+    decoded = {}
+    for kernel in (args.kernel, args.same_seed):
+        options = model.sampling_options(
+            sampler=sampler, steps=steps, kernel=kernel, **_scale(args.scale_eps)
+        )
+        records = []
+        for k, begin in enumerate(range(0, args.n, args.batch_size)):
+            generator = torch.Generator().manual_seed(batch_seed(0, k))
+            raw = model.sample(min(args.batch_size, args.n - begin), generator=generator, options=options)
+            records += model.decode(raw)
+        decoded[kernel] = records
+    mine, other = decoded[args.kernel], decoded[args.same_seed]
+    same = sum(
+        np.array_equal(a.atomic_numbers, b.atomic_numbers) and np.array_equal(a.bonds, b.bonds)
+        for a, b in zip(mine, other)
+    )
+    validity = {k: summarise(v, None)[1]["validity_wo_correction"] for k, v in decoded.items()}
+    print(
+        f"{sampler}:{steps}, seed 0, n {args.n}: {same} of {args.n} decoded graphs identical "
+        f"({100 * same / args.n:.2f} %); validity w/o correction "
+        + ", ".join(f"{_kernel_label(k)} {100 * v:.2f} %" for k, v in validity.items())
+    )
+
+
+def _kernel_label(kernel: str) -> str:
+    """``auto`` with what it resolves to here (``native`` needs a C compiler)."""
+    return kernel if kernel != "auto" else f"auto -> {resolve_kernel(kernel)}"
 
 
 def _unigen_generate(model, n: int, k: int, steps: int, options: dict) -> float:
@@ -205,8 +246,11 @@ def main() -> None:
         "--timing-steps", type=int, default=0, help="side by side: steps run, then extrapolated"
     )
     parser.add_argument("--repeats", type=int, default=3, help="side by side: alternating runs per side")
-    parser.add_argument("--compile", action="store_true", help="unigen with sampling.compile=true")
+    parser.add_argument(
+        "--kernel", default="auto", choices=KERNELS, help="unigen's sampling.kernel (CPU score networks)"
+    )
     parser.add_argument("--profile", action="store_true", help="per-operator profile of one step instead")
+    parser.add_argument("--same-seed", choices=KERNELS, help="compare the decoded graphs with this kernel's")
     args = parser.parse_args()
     if args.threads:  # both torch and the library's thread choice (unigen.generation.cpu_threads)
         torch.set_num_threads(args.threads)
@@ -215,7 +259,8 @@ def main() -> None:
     model = load(args.model, device=args.device)
     print(
         f"model {args.model}: step {model.card.get('steps')}, device {args.device}, "
-        f"threads {args.threads or 'library choice'}, batch {args.batch_size}, scale_eps {args.scale_eps or 'default'}"
+        f"threads {args.threads or 'library choice'}, batch {args.batch_size}, scale_eps {args.scale_eps or 'default'}, "
+        f"kernel {_kernel_label(args.kernel)}"
     )
     if args.profile:
         for sampler, _ in configs:
@@ -223,6 +268,10 @@ def main() -> None:
         return
     if args.reference and args.reference_dir:
         side_by_side(model, load_reference(args.reference_dir), args)
+        return
+    if args.same_seed:
+        for sampler, steps in configs:
+            same_seed(model, sampler, steps, args)
         return
     print(
         f"{'sampler':>8s} {'steps':>6s} {'n':>6s} {'seconds':>8s} {'mol/s':>7s} {'val w/o corr':>12s} {'valid':>6s} {'unique':>7s} {'novel':>6s}"
@@ -236,7 +285,7 @@ def main() -> None:
             batch_size=args.batch_size,
             sampler=sampler,
             steps=steps,
-            compile=args.compile,
+            kernel=args.kernel,
             **_scale(args.scale_eps),
         )
         seconds = time.perf_counter() - start

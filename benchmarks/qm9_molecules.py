@@ -56,22 +56,22 @@ _FUSED = {}  # the counter of the model being measured now
 
 
 def _count_fused_gdss_calls(counter: dict) -> None:
-    """GDSS samples on CPU through ``FusedScores`` (both score networks in one call, no module
-    forward to hook): count its calls as two network evaluations per graph."""
+    """GDSS samples on CPU through ``ChunkedScores`` (both score networks per call, traced or on the
+    native kernel, no module forward to hook): count each call as two network evaluations per graph."""
     from unigen.models import gdss_inference
 
     _FUSED["counter"] = counter
-    fused = gdss_inference.FusedScores
-    if getattr(fused.__call__, "counted", False):
+    chunked = gdss_inference.ChunkedScores
+    if getattr(chunked.__call__, "counted", False):
         return
-    original = fused.__call__
+    original = chunked.__call__
 
     def counted(self, x, *args, **kwargs):
-        _FUSED["counter"]["rows"] += len(self.nets) * x.shape[0]
+        _FUSED["counter"]["rows"] += len(self.fused.nets) * x.shape[0]
         return original(self, x, *args, **kwargs)
 
     counted.counted = True
-    fused.__call__ = counted
+    chunked.__call__ = counted
 
 
 def sample_seed(model, n: int, seed: int, batch_size: int, options) -> tuple[list, float]:

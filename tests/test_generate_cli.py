@@ -141,7 +141,11 @@ def test_batches_are_seeded_independently_of_each_other(tmp_path):
         (["--model", GRAPH_MODEL, "-n", "2", "--set", "sampling.snr=0"], "snr must be > 0"),
         (
             ["--model", GRAPH_MODEL, "-n", "2", "--set", "sampling.nope=1"],
-            "unknown key 'nope' in section 'sampling'; valid keys: compile, eps, guidance, num_atoms, sampler, scale_eps, snr, steps",
+            "unknown key 'nope' in section 'sampling'; valid keys: eps, guidance, kernel, num_atoms, sampler, scale_eps, snr, steps",
+        ),
+        (
+            ["--model", GRAPH_MODEL, "-n", "2", "--set", "sampling.kernel=fast"],
+            "kernel 'fast' is not one of auto, native, traced, compile",
         ),
         (
             ["--model", GRAPH_MODEL, "-n", "2", "--set", "sampling.sampler=leapfrog"],

@@ -1,12 +1,15 @@
-"""GDSS's fused sampling-time score networks (issue 16) against the backbone modules."""
+"""GDSS's fused sampling-time score networks (issue 16) against the backbone modules, and their C
+kernel (unigen.models.gdss_native) against the fused torch path, with its fallback when no C compiler
+can build it."""
 
 import pytest
 import torch
 
 from unigen.chem import convert
-from unigen.models import gdss_inference
+from unigen.errors import UnigenError
+from unigen.models import gdss_inference, gdss_native
 from unigen.models.gdss import GDSS, GDSSConfig, GDSSSampling, ScoreNetConfig, SDEConfig
-from unigen.models.gdss_inference import ChunkedScores, FusedScores, supports
+from unigen.models.gdss_inference import ChunkedScores, FusedScores, resolve_kernel, supports
 from unigen.structures import Graph
 
 SMILES = ["CCO", "CC(=O)O", "C#N", "CN", "OCCO", "CC=O", "NC=O", "CCC"]
@@ -124,3 +127,101 @@ def test_supports_only_the_gdss_backbone():
     assert not supports(model)
     with pytest.raises(ValueError, match="GDSS backbone"):
         FusedScores(model)
+
+
+# the native kernel
+
+needs_kernel = pytest.mark.skipif(
+    gdss_native.library() is None, reason=f"no native kernel here: {gdss_native.unavailable_reason()}"
+)
+
+
+def _float32_case(kind, sde_x):
+    model = _model(kind, sde_x).float()
+    x, adj, mask, t = (v.float() for v in _inputs(model, b=23))
+    adj = adj + 0.3 * torch.randn(adj.shape, generator=torch.Generator().manual_seed(2)) * mask[:, :, None]
+    return model, x, adj, mask, t  # adj no longer symmetric: the kernel's transposed pair layout is seen
+
+
+@needs_kernel
+@pytest.mark.parametrize("kind, sde_x", [("molecule", "VE"), ("graph", "VP")])
+def test_native_scores_match_the_fused_torch_path(kind, sde_x):
+    # generic sizes on purpose: heads of 8 channels, 3 adjacency powers, pair_dim 6, N not 9
+    model, x, adj, mask, t = _float32_case(kind, sde_x)
+    fused = FusedScores(model)
+    expected = fused(x, adj, fused.prepare(mask), t)
+    native = fused.native()
+    got = native(x, adj, native.prepare(mask), t)
+    for want, have in zip(expected, got):
+        assert have.shape == want.shape and have.dtype == torch.float32
+        scale = want.abs().max()
+        assert scale > 1  # non-trivial scores
+        torch.testing.assert_close(have, want, rtol=0, atol=2e-5 * float(scale))
+    assert torch.count_nonzero(got[0][0]) == 0 and torch.count_nonzero(got[1][0]) == 0  # the empty graph
+    assert torch.equal(got[1], got[1].transpose(1, 2))  # the adjacency score stays symmetric
+
+
+@needs_kernel
+def test_native_values_do_not_depend_on_chunks_or_threads():
+    model, x, adj, mask, t = _float32_case("molecule", "VE")
+    fused = FusedScores(model)
+    with ChunkedScores(fused, mask, chunk=40, kernel="native") as whole:
+        expected = whole(x, adj, t)
+    with ChunkedScores(fused, mask, chunk=5, threads=3, kernel="native") as pooled:
+        got = pooled(x, adj, t)
+    assert all(torch.equal(a, b) for a, b in zip(expected, got))
+
+
+@needs_kernel
+def test_weights_that_do_not_fit_the_kernel_are_refused():
+    model, x, adj, mask, t = _float32_case("molecule", "VE")
+    native = FusedScores(model).native()
+    spec, params = native.nets[0]
+    native.nets[0] = (spec, params[:-1])  # one float short: the layout no longer matches
+    with pytest.raises(RuntimeError, match="returned -1"):
+        native(x, adj, native.prepare(mask), t)
+    with pytest.raises(TypeError, match="float32"):
+        native(x.double(), adj.double(), native.prepare(mask), t)
+
+
+@needs_kernel
+def test_auto_picks_the_native_kernel_for_float32_only():
+    assert resolve_kernel("auto", torch.float32) == "native"
+    assert resolve_kernel("auto", torch.float64) == "traced"
+    with pytest.raises(UnigenError, match="runs float32 weights"):
+        resolve_kernel("native", torch.float64)
+
+
+@needs_kernel
+def test_sampling_on_the_native_kernel_keeps_nearly_every_molecule_of_the_seed():
+    # not bit-identical to the traced path (float rounding), so a few trajectories may tip
+    model = _model().float()
+    graphs = {}
+    for kernel in ("traced", "native"):
+        options = model.sampling_options(sampler="pc", steps=20, kernel=kernel)
+        raw = model.sample(64, generator=torch.Generator().manual_seed(0), options=options)
+        graphs[kernel] = raw
+    same_nodes = (graphs["traced"]["node_mask"] == graphs["native"]["node_mask"]).all()
+    assert same_nodes
+    close = (graphs["traced"]["adj"] - graphs["native"]["adj"]).abs().amax(dim=(1, 2)) < 1e-3
+    assert close.float().mean() >= 0.9
+
+
+def test_without_a_compiler_auto_falls_back_and_native_says_why(monkeypatch, tmp_path):
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    monkeypatch.setattr(gdss_native, "_state", {})
+    assert gdss_native.library() is None
+    assert "no C compiler" in gdss_native.unavailable_reason()
+    assert resolve_kernel("auto") == "traced" and resolve_kernel("traced") == "traced"
+    with pytest.raises(UnigenError, match="native GDSS kernel is unavailable: no C compiler"):
+        FusedScores(_model().float()).native()
+
+
+@needs_kernel
+def test_the_build_is_cached_per_source_and_cpu(monkeypatch, tmp_path):
+    monkeypatch.setenv("UNIGEN_CACHE_DIR", str(tmp_path))
+    first = gdss_native._build()
+    assert first.parent == tmp_path / "native" and first.exists()
+    stamp = first.stat().st_mtime_ns
+    assert gdss_native._build() == first and first.stat().st_mtime_ns == stamp  # not rebuilt
+    assert [p.name for p in first.parent.iterdir()] == [first.name]  # no temporary left behind

@@ -53,7 +53,7 @@ from unigen.conditioning import (
 )
 from unigen.data.keys import ADJ, NODE_MASK, X
 from unigen.heads import NodeScoreHead, PairScoreHead
-from unigen.models.gdss_inference import ChunkedScores, FusedScores, supports
+from unigen.models.gdss_inference import KERNELS, ChunkedScores, FusedScores, resolve_kernel, supports
 from unigen.models.registry import FamilyModel, molecule_vocabulary, register_family, unknown_elements
 from unigen.processes.sde import SDE, _expand, build_sde
 from unigen.samplers import get_sampler, sampler_names
@@ -155,11 +155,16 @@ class GDSSSampling:
     num_atoms: nodes per graph, ``12`` or ``"15..25"`` (0: the training distribution of sizes); GDSS
         may still drop a node it decodes as no atom type (or, for graphs, an isolated node).
     guidance: classifier-free guidance weight w of a conditioned model (1: plain conditional).
-    compile: ``torch.compile`` the score networks (needs a C++ compiler on CPU; on CPU the fused
-        networks of ``unigen.models.gdss_inference``, which otherwise run traced). On the 2-core VM
-        at two threads a score evaluation got ~1.25x faster than the traced default after ~18 s of
-        compiling in a fresh process: 1,000 molecules x 1,000 PC steps gain ~8 % net; not worth it
-        for the 100-step default (benchmarks/RESULTS.md, issue 16).
+    kernel: how the score networks run when sampling on CPU (benchmarks/RESULTS.md, issue 16):
+        ``native``: the C loop of ``unigen.models.gdss_native``, a group of graphs at a time,
+        compiled with the system C compiler at first use (an error if it cannot be built, or for
+        weights other than float32); ``traced``: the fused torch operators of
+        ``unigen.models.gdss_inference`` through ``torch.jit.trace``; ``compile``: those through
+        ``torch.compile`` (needs a C++ compiler; ~18 s to compile); ``auto`` (default): ``native``
+        where it builds and the weights are float32, else ``traced``. On the 2-core VM the native
+        kernel evaluates both networks on 1,000 QM9 graphs 2.1x (one thread) to 2.4x (two threads)
+        faster than ``traced``. Values agree to float rounding, not bit for bit. GPU and
+        property-conditioned sampling use the torch modules (``compile`` applies there too).
     """
 
     sampler: str = "pc"
@@ -169,7 +174,7 @@ class GDSSSampling:
     eps: float = 1e-4
     num_atoms: int | str = 0
     guidance: float = 1.0
-    compile: bool = False
+    kernel: str = "auto"
 
     def __post_init__(self):
         if self.sampler not in sampler_names("sde"):
@@ -183,6 +188,8 @@ class GDSSSampling:
         if not 0 < self.eps < 1:
             raise ValueError(f"eps must lie in (0, 1), got {self.eps}")
         check_guidance(self.guidance)
+        if self.kernel not in KERNELS:
+            raise ValueError(f"kernel {self.kernel!r} is not one of {', '.join(KERNELS)}")
         if self.num_atoms not in (0, ""):
             parse_range(self.num_atoms, "num_atoms", int)
 
@@ -505,14 +512,16 @@ class GDSS(FamilyModel):
 
     def _scores_for(self, node_mask, options: GDSSSampling, cond=None):
         """A context holding the sampling score function ``(x, adj, t) -> (score_x, score_adj)`` for
-        graphs with ``node_mask``. CPU (inference): :class:`ChunkedScores`, weights folded and masks
-        prepared once for the run, chunks over ``torch.get_num_threads()`` threads. Elsewhere, and
+        graphs with ``node_mask``. CPU (inference): :class:`ChunkedScores` on ``options.kernel``,
+        weights folded and masks prepared once for the run, chunks over ``torch.get_num_threads()``
+        threads. Elsewhere, and
         for a property-conditioned model (``cond (n, 2k)``, classifier-free guidance with
         ``options.guidance``): ``chunked_scores``."""
-        compiled = options.compile
+        compiled = options.kernel == "compile"
         if cond is None and node_mask.device.type == "cpu" and not self.training and supports(self):
-            chunk = cpu_chunk(self.max_nodes)
-            return ChunkedScores(self._fused(), node_mask, chunk, torch.get_num_threads(), compiled)
+            chunk, threads = cpu_chunk(self.max_nodes), torch.get_num_threads()
+            kernel = resolve_kernel(options.kernel, next(self.parameters()).dtype)
+            return ChunkedScores(self._fused(), node_mask, chunk, threads, kernel)
 
         def scores(x, adj, t):
             return guided(

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from unigen.backbone.layers import fold_norm
+from unigen.errors import UnigenError
 
 
 @dataclass
@@ -139,7 +140,21 @@ class FusedScores:
         net_x, net_adj = (copy.deepcopy(net).requires_grad_(False) for net in (model.net_x, model.net_adj))
         with torch.no_grad():
             self.nets = (_Net(net_x, "node"), _Net(net_adj, "pair"))
-        self._compiled, self._traced = None, {}
+        self._compiled, self._traced, self._native = None, {}, None
+
+    def native(self):
+        """These networks on the C kernel (:class:`~unigen.models.gdss_native.NativeScores`), built
+        at the first call; a UnigenError says why when it cannot be built."""
+        if self._native is None:
+            from unigen.models import gdss_native  # ctypes and the compiler only when asked for
+
+            lib = gdss_native.library()
+            if lib is None:
+                raise UnigenError(
+                    f"the native GDSS kernel is unavailable: {gdss_native.unavailable_reason()}"
+                )
+            self._native = gdss_native.NativeScores(self, lib)
+        return self._native
 
     def compiled(self):
         """This function through ``torch.compile`` (fixed shapes; compiled at its first call).
@@ -260,30 +275,53 @@ def _linear(weight: Tensor, x: Tensor, add: Tensor | None = None) -> Tensor:
     return weight @ x if add is None else torch.addmm(add, weight, x)
 
 
+KERNELS = ("auto", "native", "traced", "compile")
+
+
+def resolve_kernel(kernel: str, dtype: torch.dtype = torch.float32) -> str:
+    """``auto`` -> ``native`` for float32 where the C kernel builds (``unigen.models.gdss_native``),
+    else ``traced``; the other names stand for themselves (``native`` in another dtype: an error)."""
+    from unigen.models import gdss_native  # ctypes and the compiler only when asked for
+
+    if kernel == "auto":
+        return "native" if dtype == torch.float32 and gdss_native.library() is not None else "traced"
+    if kernel == "native" and dtype != torch.float32:
+        raise UnigenError(f"the native GDSS kernel runs float32 weights, not {dtype}; use kernel=traced")
+    return kernel
+
+
 class ChunkedScores:
     """The sampler's score function over a whole batch: :class:`FusedScores` on chunks of graphs.
 
-    ``chunk`` graphs per call keep the pair states in the per-core cache. With ``threads > 1`` the
+    ``chunk`` graphs per call keep the pair states in the per-core cache (the native kernel groups
+    graphs itself, so it gets one even share of the batch per thread). With ``threads > 1`` the
     chunks are spread over that many Python threads, each running its operators on one torch
     thread (``torch.set_num_threads(1)`` inside the ``with`` block, restored after): the threads
     synchronise once per score evaluation, not at each of the ~1,500 small operators of a chunk,
-    so a core shared with another job slows its own chunks only. The fused function runs traced
-    (:meth:`FusedScores.traced`), or with ``compiled`` through ``torch.compile`` (one shape: the
-    last chunk is padded with copies of a graph).
+    so a core shared with another job slows its own chunks only. ``kernel``: ``traced``
+    (:meth:`FusedScores.traced`), ``native`` (:meth:`FusedScores.native`, the C loop; its ctypes
+    calls release the GIL too) or ``compile`` (``torch.compile``; one shape: the last chunk is
+    padded with copies of a graph).
     Values do not depend on ``threads`` or ``chunk``: each graph's score is its own.
 
         with ChunkedScores(FusedScores(model), node_mask, chunk=128, threads=2) as scores:
             score_x, score_adj = scores(x, adj, t)
     """
 
-    def __init__(self, fused: FusedScores, node_mask: Tensor, chunk: int, threads: int = 1, compiled=False):
+    def __init__(self, fused: FusedScores, node_mask: Tensor, chunk: int, threads: int = 1, kernel="traced"):
+        if kernel not in KERNELS[1:]:
+            raise ValueError(f"kernel {kernel!r} is not one of {', '.join(KERNELS[1:])}")
         n = len(node_mask)
         self.threads = max(1, min(threads, math.ceil(n / 16)))
+        if kernel == "native":  # it keeps its own cache-sized groups: one even share per thread
+            chunk = n
         self.size = size = max(1, min(chunk, math.ceil(n / self.threads)))
         self.spans = [(i, min(i + size, n)) for i in range(0, n, size)]
-        self.compiled = compiled
-        self.fn, self.fused = fused.compiled() if compiled else fused.traced, fused
-        self.masks = [self.fused.prepare(self._pad(node_mask[i:j])) for i, j in self.spans]
+        self.compiled = kernel == "compile"
+        functions = {"traced": lambda: fused.traced, "compile": fused.compiled, "native": fused.native}
+        self.fn, self.fused = functions[kernel](), fused
+        prepare = self.fn.prepare if kernel == "native" else fused.prepare
+        self.masks = [prepare(self._pad(node_mask[i:j])) for i, j in self.spans]
         self.pool, self._threads_before, self._warm = None, None, False
 
     def __enter__(self):
