@@ -161,7 +161,7 @@ class GDSSSampling:
         weights other than float32); ``traced``: the fused torch operators of
         ``unigen.models.gdss_inference`` through ``torch.jit.trace``; ``compile``: those through
         ``torch.compile`` (needs a C++ compiler; ~18 s to compile); ``auto`` (default): ``native``
-        where it builds and the weights are float32, else ``traced``. On the 2-core VM the native
+        where it builds with AVX or AVX-512 vectors and the weights are float32, else ``traced``. On the 2-core VM the native
         kernel evaluates both networks on 1,000 QM9 graphs 2.1x (one thread) to 2.4x (two threads)
         faster than ``traced``. Values agree to float rounding, not bit for bit. GPU and
         property-conditioned sampling use the torch modules (``compile`` applies there too).

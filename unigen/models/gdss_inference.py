@@ -279,12 +279,13 @@ KERNELS = ("auto", "native", "traced", "compile")
 
 
 def resolve_kernel(kernel: str, dtype: torch.dtype = torch.float32) -> str:
-    """``auto`` -> ``native`` for float32 where the C kernel builds (``unigen.models.gdss_native``),
-    else ``traced``; the other names stand for themselves (``native`` in another dtype: an error)."""
+    """``auto`` -> ``native`` for float32 where the C kernel builds with vectors of 8 floats or more
+    (``unigen.models.gdss_native.fast_here``), else ``traced``; the other names stand for
+    themselves (``native`` in another dtype: an error)."""
     from unigen.models import gdss_native  # ctypes and the compiler only when asked for
 
     if kernel == "auto":
-        return "native" if dtype == torch.float32 and gdss_native.library() is not None else "traced"
+        return "native" if dtype == torch.float32 and gdss_native.fast_here() else "traced"
     if kernel == "native" and dtype != torch.float32:
         raise UnigenError(f"the native GDSS kernel runs float32 weights, not {dtype}; use kernel=traced")
     return kernel

@@ -22,11 +22,19 @@
 enum { READOUT_NODE = 0, READOUT_PAIR = 1 };
 enum { SPEC_FIXED = 13 };    /* spec ints before the per-block update flags */
 enum { GROUP_PAIRS = 1296 }; /* node pairs per group of graphs: 16 QM9 graphs, 81 whole vectors */
-enum { LANES = 16 };         /* floats per vector; pair rows are padded to a multiple of this */
+/* floats per vector, the target's register width (a wider generic vector split into halves ran
+ * 4-5x slower than the torch path on AVX2); pair rows are padded to a multiple of this */
+#if defined(__AVX512F__)
+#define LANES 16
+#elif defined(__AVX__)
+#define LANES 8
+#else
+#define LANES 4
+#endif
 enum { MAX_IN = 32 };        /* input channels of a channels-first linear map (checked) */
 #define NO_NORM (-1.0f)
 
-/* GCC / Clang vector extensions: one AVX-512 register, or two AVX2 / four SSE ones elsewhere */
+/* GCC / Clang vector extensions: one register of the target */
 typedef float vec __attribute__((vector_size(LANES * sizeof(float))));
 static inline vec load(const float *p) {
     vec v;
@@ -388,6 +396,10 @@ static int64_t group(const Spec *s, const float *params, int G, int N, const flo
     }
     return cursor - params;
 }
+
+/* Floats per vector in this build: 16 with AVX-512, 8 with AVX, 4 otherwise (where the kernel ran
+ * slower than the torch path, so unigen's kernel=auto does not pick it). */
+int gdss_lanes(void) { return LANES; }
 
 /* The network on B graphs of N node slots: x_in (B, N, F), adj (B, N, N), node_mask (B, N) (1 =
  * real node), t (B,) -> out (B, N, out_features) or (B, N, N). Returns 0, or -1 when params does
