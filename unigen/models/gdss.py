@@ -161,9 +161,9 @@ class GDSSSampling:
         weights other than float32); ``traced``: the fused torch operators of
         ``unigen.models.gdss_inference`` through ``torch.jit.trace``; ``compile``: those through
         ``torch.compile`` (needs a C++ compiler; ~18 s to compile); ``auto`` (default): ``native``
-        where it builds with AVX or AVX-512 vectors and the weights are float32, else ``traced``. On the 2-core VM the native
-        kernel evaluates both networks on 1,000 QM9 graphs 2.1x (one thread) to 2.4x (two threads)
-        faster than ``traced``. Values agree to float rounding, not bit for bit. GPU and
+        where it builds with AVX or AVX-512 vectors and the weights are float32, else ``traced``.
+        On the 2-core VM the native kernel evaluates both networks on 1,000 QM9 graphs 2.1x (one
+        thread) to 2.4x (two threads) faster than ``traced``. Values agree to float rounding, not bit for bit. GPU and
         property-conditioned sampling use the torch modules (``compile`` applies there too).
     """
 
@@ -514,8 +514,7 @@ class GDSS(FamilyModel):
         """A context holding the sampling score function ``(x, adj, t) -> (score_x, score_adj)`` for
         graphs with ``node_mask``. CPU (inference): :class:`ChunkedScores` on ``options.kernel``,
         weights folded and masks prepared once for the run, chunks over ``torch.get_num_threads()``
-        threads. Elsewhere, and
-        for a property-conditioned model (``cond (n, 2k)``, classifier-free guidance with
+        threads. Elsewhere, and for a property-conditioned model (``cond (n, 2k)``, classifier-free guidance with
         ``options.guidance``): ``chunked_scores``."""
         compiled = options.kernel == "compile"
         if cond is None and node_mask.device.type == "cpu" and not self.training and supports(self):

@@ -37,6 +37,7 @@ from torch import Tensor
 
 from unigen.backbone.layers import fold_norm
 from unigen.errors import UnigenError
+from unigen.models import gdss_native
 
 
 @dataclass
@@ -146,8 +147,6 @@ class FusedScores:
         """These networks on the C kernel (:class:`~unigen.models.gdss_native.NativeScores`), built
         at the first call; a UnigenError says why when it cannot be built."""
         if self._native is None:
-            from unigen.models import gdss_native  # ctypes and the compiler only when asked for
-
             lib = gdss_native.library()
             if lib is None:
                 raise UnigenError(
@@ -282,8 +281,6 @@ def resolve_kernel(kernel: str, dtype: torch.dtype = torch.float32) -> str:
     """``auto`` -> ``native`` for float32 where the C kernel builds with vectors of 8 floats or more
     (``unigen.models.gdss_native.fast_here``), else ``traced``; the other names stand for
     themselves (``native`` in another dtype: an error)."""
-    from unigen.models import gdss_native  # ctypes and the compiler only when asked for
-
     if kernel == "auto":
         return "native" if dtype == torch.float32 and gdss_native.fast_here() else "traced"
     if kernel == "native" and dtype != torch.float32:
@@ -318,10 +315,12 @@ class ChunkedScores:
             chunk = n
         self.size = size = max(1, min(chunk, math.ceil(n / self.threads)))
         self.spans = [(i, min(i + size, n)) for i in range(0, n, size)]
-        self.compiled = kernel == "compile"
-        functions = {"traced": lambda: fused.traced, "compile": fused.compiled, "native": fused.native}
-        self.fn, self.fused = functions[kernel](), fused
-        prepare = self.fn.prepare if kernel == "native" else fused.prepare
+        self.compiled, self.fused = kernel == "compile", fused
+        if kernel == "native":  # its own (smaller) per-chunk inputs
+            self.fn = fused.native()
+            prepare = self.fn.prepare
+        else:
+            self.fn, prepare = fused.compiled() if self.compiled else fused.traced, fused.prepare
         self.masks = [prepare(self._pad(node_mask[i:j])) for i, j in self.spans]
         self.pool, self._threads_before, self._warm = None, None, False
 

@@ -244,32 +244,33 @@ static void attention(const Spec *s, int N, const float *restrict qkv, const flo
 
 typedef struct {
     float *x, *xn, *qkv, *att, *terms, *terms_t, *hidden; /* node side */
-    float *powers, *e, *proj, *h, *pair_mask; /* pair side */
+    float *powers, *e, *proj, *h, *pair_mask;              /* pair side */
+    float *block;                                          /* one allocation holding them all */
 } Work;
-enum { SLOTS = 12 };
 
+/* Carves the buffers of a group of graphs out of one zeroed block, each with LANES floats of
+ * slack for whole-vector loads past its end. Returns 0 when memory ran out. */
 static int work_alloc(Work *w, const Spec *s, int group, int N) {
     int64_t P = padded_pairs(group, N);
-    N *= group; /* node rows */
-    int d = s->dim, p = s->pair_dim;
-    int wide = s->pair_hidden > p ? s->pair_hidden : p;
-    int node_wide = s->hidden > s->head_hidden ? s->hidden : s->head_hidden;
-    size_t sizes[SLOTS] = {
-        (size_t)N * d, (size_t)N * d, (size_t)N * 3 * d, (size_t)N * d, (size_t)N * 2 * p, (size_t)N * 2 * p,
-        (size_t)N * (node_wide > s->out_features ? node_wide : s->out_features),
-        (size_t)s->powers * P, (size_t)p * P, (size_t)(s->heads + p) * P, (size_t)wide * P, (size_t)P,
-    };
-    float **slots[SLOTS] = {&w->x, &w->xn, &w->qkv, &w->att, &w->terms, &w->terms_t, &w->hidden, &w->powers,
-                            &w->e, &w->proj, &w->h, &w->pair_mask};
-    int ok = 1;
-    for (int i = 0; i < SLOTS; i++) ok &= (*slots[i] = calloc(sizes[i] + 2 * LANES, sizeof(float))) != NULL; /* slack: whole-vector loads */
-    return ok;
-}
-
-static void work_free(Work *w) {
-    float *all[SLOTS] = {w->x, w->xn, w->qkv, w->att, w->terms, w->terms_t, w->hidden, w->powers,
-                         w->e, w->proj, w->h, w->pair_mask};
-    for (int i = 0; i < SLOTS; i++) free(all[i]);
+    int64_t rows = (int64_t)group * N, d = s->dim, p = s->pair_dim;
+    int64_t wide = s->pair_hidden > p ? s->pair_hidden : p;
+    int64_t node_wide = s->hidden > s->head_hidden ? s->hidden : s->head_hidden;
+    node_wide = node_wide > s->out_features ? node_wide : s->out_features;
+    float **slots[] = {&w->x,      &w->xn, &w->qkv,  &w->att, &w->terms, &w->terms_t,
+                       &w->hidden, &w->powers, &w->e, &w->proj, &w->h,  &w->pair_mask};
+    int64_t sizes[] = {rows * d,         rows * d, rows * 3 * d,        rows * d,  rows * 2 * p,
+                       rows * 2 * p,     rows * node_wide, s->powers * P, p * P,
+                       (s->heads + p) * P, wide * P, P};
+    enum { SLOTS = sizeof(sizes) / sizeof(sizes[0]) };
+    int64_t total = 0;
+    for (int i = 0; i < SLOTS; i++) total += sizes[i] + LANES;
+    if ((w->block = calloc((size_t)total, sizeof(float))) == NULL) return 0;
+    float *next = w->block;
+    for (int i = 0; i < SLOTS; i++) {
+        *slots[i] = next;
+        next += sizes[i] + LANES;
+    }
+    return 1;
 }
 
 #define TAKE(n) (cursor += (n), cursor - (n))
@@ -335,14 +336,13 @@ static int64_t group(const Spec *s, const float *params, int G, int N, const flo
         /* 2. pair update from the node states, then the pair FFN; zero on padded pairs */
         if (update) {
             const float *nodes_g = TAKE(d), *nodes_b = TAKE(d), *nodes_eps = TAKE(1);
-            const float *terms_w = TAKE(d * 2 * p);
+            const float *terms_w = TAKE(d * 2 * p), *terms_b = TAKE(2 * p);
             const float *upd_w = TAKE(p * p), *upd_b = TAKE(p);
             float ffn_eps = *TAKE(1);
             const float *ffn_in = TAKE(s->pair_hidden * p), *ffn_in_b = TAKE(s->pair_hidden);
             const float *ffn_out = TAKE(p * s->pair_hidden), *ffn_out_b = TAKE(p);
-            static const float zeros[256] = {0};
             layer_norm_rows(w->x, rows, d, nodes_g, nodes_b, *nodes_eps, w->xn);
-            linear_rows(w->xn, rows, d, terms_w, zeros, 2 * p, w->terms, 0);
+            linear_rows(w->xn, rows, d, terms_w, terms_b, 2 * p, w->terms, 0);
             for (int r = 0; r < rows; r++) /* channels first, so the loop below reads rows of it */
                 for (int c = 0; c < 2 * p; c++) w->terms_t[c * rows + r] = w->terms[r * 2 * p + c];
             for (int c = 0; c < p; c++)
@@ -411,14 +411,11 @@ int gdss_net(const int32_t *spec_ints, const float *params, int64_t n_params, in
               spec_ints[5], spec_ints[6], spec_ints[7],  spec_ints[8],  spec_ints[9],
               spec_ints[10], spec_ints[11], spec_ints[12], spec_ints + SPEC_FIXED};
     int widest_in = s.pair_hidden > s.pair_dim ? s.pair_hidden : s.pair_dim;
-    if (2 * s.pair_dim > 256 || widest_in > MAX_IN || s.powers > MAX_IN || s.dim % LANES) return -3;
+    if (widest_in > MAX_IN || s.powers > MAX_IN || s.dim % LANES) return -3;
     int64_t NN = N * N, out_per_graph = s.readout == READOUT_NODE ? N * s.out_features : NN;
     int size = NN >= GROUP_PAIRS ? 1 : (int)(GROUP_PAIRS / NN); /* graphs per group */
     Work w;
-    if (!work_alloc(&w, &s, size, (int)N)) {
-        work_free(&w);
-        return -2;
-    }
+    if (!work_alloc(&w, &s, size, (int)N)) return -2;
     int status = 0;
     for (int64_t g = 0; g < B && status == 0; g += size) {
         int G = B - g < size ? (int)(B - g) : size;
@@ -426,6 +423,6 @@ int gdss_net(const int32_t *spec_ints, const float *params, int64_t n_params, in
                              node_mask + g * N, t + g, out + g * out_per_graph, &w);
         if (used != n_params) status = -1;
     }
-    work_free(&w);
+    free(w.block);
     return status;
 }

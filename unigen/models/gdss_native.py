@@ -153,7 +153,8 @@ def pack(net) -> tuple[Tensor, Tensor]:
         parts += [[b.eps], b.pair_in, b.pair_in_bias, *_norm(b.norm_attn)]
         parts += [b.qkv.T, _bias(b.qkv_bias, 3 * d), b.attn_out.weight.T, _bias(b.attn_out.bias, d)]
         if b.update_pairs:
-            parts += [*_norm(b.norm_nodes), b.node_terms.T, b.update_out, b.update_out_bias]
+            parts += [*_norm(b.norm_nodes), b.node_terms.T, _bias(None, len(b.node_terms))]
+            parts += [b.update_out, b.update_out_bias]
             parts += [[b.ffn_eps], b.ffn_in, b.ffn_in_bias, b.ffn_out, b.ffn_out_bias]
         w1, w2 = b.ffn.w1, b.ffn.w2
         parts += [*_norm(b.norm_ffn), w1.weight.T, _bias(w1.bias, w1.out_features)]
